@@ -1,0 +1,53 @@
+//! The `isoforge` command: parse arguments, run one command, map the outcome
+//! to an exit status (0 ok, 1 verification failed or images differ, 2 bad
+//! usage or bad input).
+
+mod args;
+mod commands;
+mod progress;
+mod render;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::commands::Outcome;
+
+fn main() -> ExitCode {
+    // The contract is "never a raw panic": an internal error still exits 2.
+    std::panic::set_hook(Box::new(|info| {
+        let _ = writeln!(
+            io::stderr(),
+            "isoforge: internal error: {info}; please report this with the input that caused it"
+        );
+        std::process::exit(2);
+    }));
+    let cli = args::Cli::parse();
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let result = commands::run(&cli, &mut out).and_then(|o| {
+        out.flush()?;
+        Ok(o)
+    });
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            let _ = writeln!(io::stderr(), "isoforge: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<isoforge::Error>().is_some_and(|ie| {
+                matches!(ie, isoforge::Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+            })
+    })
+}

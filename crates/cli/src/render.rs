@@ -1,0 +1,1 @@
+//! Shared rendering helpers for text and JSON output.

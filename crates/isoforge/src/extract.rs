@@ -1,0 +1,1 @@
+//! Safe extraction into a host directory.

@@ -1,0 +1,1 @@
+//! El Torito boot catalogs.

@@ -1,0 +1,281 @@
+//! Reading file contents: plain and multi-extent files by byte ranges, and
+//! zisofs-compressed files inflated block by block into bounded buffers.
+
+use std::io::{self, Read, Write};
+
+use flate2::{Decompress, FlushDecompress, Status};
+
+use super::{block_offset, Entry, Image, Zisofs};
+use crate::error::{Error, Result};
+use crate::source::ReadAt;
+
+/// The byte ranges of a file's data, each checked against the image size.
+pub(crate) fn ranges<S: ReadAt>(img: &Image<S>, e: &Entry) -> Result<Vec<(u64, u64)>> {
+    let mut out = Vec::with_capacity(e.extents.len());
+    for x in &e.extents {
+        let off = block_offset(x.lba, img.info().block_size).ok_or_else(|| {
+            Error::corrupt(
+                "directory record",
+                e.record_offset,
+                "extent location overflows",
+            )
+        })?;
+        let end = off.checked_add(x.len.into());
+        if end.is_none_or(|end| end > img.info().image_size) {
+            return Err(Error::corrupt(
+                "directory record",
+                e.record_offset,
+                format!(
+                    "{}: extent of {} bytes at block {} lies past the end of the image ({} bytes)",
+                    e.path,
+                    x.len,
+                    x.lba,
+                    img.info().image_size
+                ),
+            ));
+        }
+        out.push((off, u64::from(x.len)));
+    }
+    Ok(out)
+}
+
+/// The zisofs file header magic.
+const ZISOFS_MAGIC: [u8; 8] = [0x37, 0xE4, 0x53, 0x96, 0xC9, 0xDB, 0xD6, 0x07];
+
+/// Reads a file's contents. Implements [`Read`].
+pub struct FileReader<'a, S: ReadAt> {
+    img: &'a Image<S>,
+    path: String,
+    record_offset: u64,
+    ranges: Vec<(u64, u64)>,
+    /// Index of the current range and position within it.
+    cur: usize,
+    pos_in: u64,
+    z: Option<ZState>,
+}
+
+struct ZState {
+    params: Zisofs,
+    /// Byte offsets (within the file) of each block, nblocks + 1 of them.
+    pointers: Vec<u32>,
+    block: usize,
+    buf: Vec<u8>,
+    buf_pos: usize,
+    remaining: u64,
+}
+
+impl<'a, S: ReadAt> FileReader<'a, S> {
+    pub(crate) fn new(img: &'a Image<S>, e: &Entry) -> Result<Self> {
+        if !matches!(e.file_type, super::FileType::File) {
+            return Err(Error::InvalidInput(format!(
+                "{} is not a regular file",
+                e.path
+            )));
+        }
+        let ranges = ranges(img, e)?;
+        let mut r = FileReader {
+            img,
+            path: e.path.clone(),
+            record_offset: e.record_offset,
+            ranges,
+            cur: 0,
+            pos_in: 0,
+            z: None,
+        };
+        if let Some(p) = e.zisofs {
+            r.z = Some(r.zisofs_header(p)?);
+        }
+        Ok(r)
+    }
+
+    fn corrupt(&self, msg: impl Into<String>) -> Error {
+        Error::corrupt(
+            "zisofs file",
+            self.record_offset,
+            format!("{}: {}", self.path, msg.into()),
+        )
+    }
+
+    /// Reads `buf.len()` bytes at `pos` of the stored (compressed) data.
+    fn read_stored_at(&self, mut pos: u64, mut buf: &mut [u8]) -> Result<()> {
+        for &(off, len) in &self.ranges {
+            if buf.is_empty() {
+                break;
+            }
+            if pos >= len {
+                pos -= len;
+                continue;
+            }
+            let n = (len - pos).min(buf.len() as u64) as usize;
+            let (head, tail) = buf.split_at_mut(n);
+            self.img.read_at("file data", off + pos, head)?;
+            buf = tail;
+            pos = 0;
+        }
+        if buf.is_empty() {
+            Ok(())
+        } else {
+            Err(self.corrupt("data ends before the sizes in its header say"))
+        }
+    }
+
+    fn stored_len(&self) -> u64 {
+        self.ranges.iter().map(|r| r.1).sum()
+    }
+
+    fn zisofs_header(&self, p: Zisofs) -> Result<ZState> {
+        if !(15..=17).contains(&p.log2_block_size) {
+            return Err(self.corrupt(format!(
+                "block size 2^{} is not 2^15..2^17",
+                p.log2_block_size
+            )));
+        }
+        let mut hdr = [0u8; 16];
+        self.read_stored_at(0, &mut hdr)?;
+        if hdr.get(..8) != Some(&ZISOFS_MAGIC[..]) {
+            return Err(self.corrupt("missing zisofs header magic"));
+        }
+        let size = u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]);
+        let hsize = u32::from(hdr[12]) * 4;
+        if hdr[13] != p.log2_block_size || hsize < 16 {
+            return Err(self.corrupt("header disagrees with its ZF entry"));
+        }
+        if size != p.uncompressed_size {
+            return Err(self.corrupt(format!(
+                "header size {size} differs from ZF size {}",
+                p.uncompressed_size
+            )));
+        }
+        let bs = 1u64 << p.log2_block_size;
+        let nblocks = u64::from(size).div_ceil(bs);
+        let table_len = (nblocks + 1) * 4;
+        let stored = self.stored_len();
+        if u64::from(hsize) + table_len > stored {
+            return Err(self.corrupt("block pointer table lies past the end of the file"));
+        }
+        let mut table = vec![0u8; table_len as usize];
+        self.read_stored_at(hsize.into(), &mut table)?;
+        let pointers: Vec<u32> = table
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        let mut prev = u64::from(hsize) + table_len;
+        for &ptr in &pointers {
+            let ptr = u64::from(ptr);
+            if ptr < prev || ptr > stored {
+                return Err(self.corrupt("block pointers are not increasing within the file"));
+            }
+            prev = ptr;
+        }
+        Ok(ZState {
+            params: p,
+            pointers,
+            block: 0,
+            buf: Vec::new(),
+            buf_pos: 0,
+            remaining: size.into(),
+        })
+    }
+
+    /// Inflates the next zisofs block into the state's buffer.
+    fn next_zblock(&mut self) -> Result<()> {
+        let Some(z) = self.z.as_ref() else {
+            return Ok(());
+        };
+        let bs = 1usize << z.params.log2_block_size;
+        let want = (z.remaining.min(bs as u64)) as usize;
+        let (Some(&start), Some(&end)) = (z.pointers.get(z.block), z.pointers.get(z.block + 1))
+        else {
+            return Err(self.corrupt("more data than block pointers"));
+        };
+        let mut out = vec![0u8; want];
+        if end > start {
+            let mut input = vec![0u8; (end - start) as usize];
+            self.read_stored_at(start.into(), &mut input)?;
+            let mut d = Decompress::new(true);
+            // Output is bounded by `out`, which has exactly the block's size.
+            let status = d
+                .decompress(&input, &mut out, FlushDecompress::Finish)
+                .map_err(|e| self.corrupt(format!("block {}: {e}", z.block)))?;
+            if d.total_out() as usize != want
+                || !matches!(status, Status::StreamEnd | Status::Ok | Status::BufError)
+            {
+                return Err(self.corrupt(format!(
+                    "block {} inflates to {} bytes, expected {want}",
+                    z.block,
+                    d.total_out()
+                )));
+            }
+        }
+        // An empty block (equal pointers) is a block of zeros.
+        let z = self
+            .z
+            .as_mut()
+            .ok_or_else(|| Error::InvalidInput("not compressed".into()))?;
+        z.buf = out;
+        z.buf_pos = 0;
+        z.block += 1;
+        z.remaining -= want as u64;
+        Ok(())
+    }
+
+    fn read_inner(&mut self, buf: &mut [u8]) -> Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.z.is_some() {
+            loop {
+                let z = self
+                    .z
+                    .as_mut()
+                    .ok_or_else(|| Error::InvalidInput("not compressed".into()))?;
+                if z.buf_pos < z.buf.len() {
+                    let n = (z.buf.len() - z.buf_pos).min(buf.len());
+                    buf[..n].copy_from_slice(&z.buf[z.buf_pos..z.buf_pos + n]);
+                    z.buf_pos += n;
+                    return Ok(n);
+                }
+                if z.remaining == 0 {
+                    return Ok(0);
+                }
+                self.next_zblock()?;
+            }
+        }
+        while let Some(&(off, len)) = self.ranges.get(self.cur) {
+            if self.pos_in >= len {
+                self.cur += 1;
+                self.pos_in = 0;
+                continue;
+            }
+            let n = (len - self.pos_in).min(buf.len() as u64) as usize;
+            self.img
+                .read_at("file data", off + self.pos_in, &mut buf[..n])?;
+            self.pos_in += n as u64;
+            return Ok(n);
+        }
+        Ok(0)
+    }
+
+    /// Copies the whole (remaining) contents to `out`, returning the byte count.
+    pub fn copy_to(&mut self, out: &mut dyn Write) -> Result<u64> {
+        let mut buf = vec![0u8; 1 << 20];
+        let mut total = 0u64;
+        loop {
+            let n = self.read_inner(&mut buf)?;
+            if n == 0 {
+                return Ok(total);
+            }
+            out.write_all(&buf[..n])?;
+            total += n as u64;
+        }
+    }
+}
+
+impl<S: ReadAt> Read for FileReader<'_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_inner(buf).map_err(|e| match e {
+            Error::Io { source, .. } => source,
+            other => io::Error::new(io::ErrorKind::InvalidData, other.to_string()),
+        })
+    }
+}

@@ -1,0 +1,692 @@
+//! The image reader: volume descriptors, directory hierarchies in each name
+//! space (plain ISO 9660, Joliet, Rock Ridge, ISO 9660:1999), file contents
+//! (multi-extent, interleaved, zisofs), El Torito and the system area.
+//!
+//! Nothing read from the image is trusted: every offset is computed with
+//! checked arithmetic and compared with the image size before a read, every
+//! allocation is bounded by [`Limits`], and directory walks are iterative with
+//! a visited set, a depth cap and a total work budget.
+#![warn(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+mod dir;
+mod file;
+mod pathtable;
+mod rr;
+mod walk;
+
+pub mod boot;
+pub mod sysarea;
+
+use isoforge_format::ecma119::volume::{
+    descriptor_kind, volume_structure, BootRecord, VolumeDescriptor, VolumeDescriptorKind,
+    VolumeStructure,
+};
+use isoforge_format::ecma119::DirRecord;
+use isoforge_format::time::IsoTime;
+use isoforge_format::SECTOR;
+
+use crate::error::{Diagnostic, Error, Result};
+use crate::options::{Limits, ReadOptions, Strictness, View};
+use crate::source::ReadAt;
+
+pub use file::FileReader;
+pub use pathtable::PathTableCheck;
+pub use walk::Walk;
+
+/// The kind of a directory entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileType {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link (Rock Ridge SL).
+    Symlink,
+    /// A character device (Rock Ridge PN).
+    Char,
+    /// A block device (Rock Ridge PN).
+    Block,
+    /// A named pipe.
+    Fifo,
+    /// A socket.
+    Socket,
+}
+
+/// A contiguous run of file data in the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Extent {
+    /// First logical block of the data (after any extended attribute record).
+    pub lba: u32,
+    /// Length in bytes.
+    pub len: u32,
+}
+
+/// zisofs compression parameters of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Zisofs {
+    /// log2 of the compression block size (15..=17).
+    pub log2_block_size: u8,
+    /// Header size in bytes.
+    pub header_size: u32,
+    /// Uncompressed size in bytes.
+    pub uncompressed_size: u32,
+}
+
+/// One file, directory or other entry of a directory hierarchy, as presented
+/// in the chosen view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// Full path from the root, `/`-separated, starting with `/`.
+    pub path: String,
+    /// The last path component.
+    pub name: String,
+    /// Kind of entry.
+    pub file_type: FileType,
+    /// Size in bytes (uncompressed for zisofs files).
+    pub size: u64,
+    /// st_mode from Rock Ridge, or a default (0o555 directories, 0o444 files).
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Link count from Rock Ridge, or 1 (2 for directories).
+    pub nlink: u32,
+    /// File serial number from Rock Ridge PX (RRIP 1.12), if recorded.
+    pub ino: Option<u32>,
+    /// Modification time (Rock Ridge TF, else the recording date).
+    pub mtime: Option<IsoTime>,
+    /// Access time (Rock Ridge TF).
+    pub atime: Option<IsoTime>,
+    /// Attribute change time (Rock Ridge TF).
+    pub ctime: Option<IsoTime>,
+    /// Symbolic link target.
+    pub target: Option<String>,
+    /// Device number (major, minor) of a device node.
+    pub rdev: Option<(u32, u32)>,
+    /// Where the data is.
+    pub extents: Vec<Extent>,
+    /// zisofs parameters, if the file is stored compressed.
+    pub zisofs: Option<Zisofs>,
+    /// The ISO 9660 hidden (existence) flag.
+    pub hidden: bool,
+    /// Byte offset of the directory record that describes this entry.
+    pub record_offset: u64,
+    /// Nesting depth (the root's children have depth 1).
+    pub depth: u32,
+    /// Rock Ridge sparse-file size (SF), if recorded.
+    pub sparse_size: Option<u64>,
+}
+
+impl Entry {
+    /// Whether this is a directory.
+    pub fn is_dir(&self) -> bool {
+        self.file_type == FileType::Dir
+    }
+}
+
+/// Rock Ridge details of a volume.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RockRidgeInfo {
+    /// The extension identifier from the ER entry, if any.
+    pub identifier: Option<String>,
+    /// "1.09", "1.10" or "1.12" from the identifier; "unknown" without ER.
+    pub version: &'static str,
+    /// SUSP SP skip length.
+    pub skip: u8,
+}
+
+/// One volume descriptor in the volume descriptor set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescriptorEntry {
+    /// Sector number.
+    pub sector: u32,
+    /// Type.
+    pub kind: VolumeDescriptorKind,
+    /// Parsed contents, for primary / supplementary / enhanced.
+    pub volume: Option<VolumeDescriptor>,
+    /// Parsed contents, for a boot record.
+    pub boot: Option<BootRecord>,
+}
+
+/// What an image is, from its descriptors.
+#[derive(Debug, Clone)]
+pub struct ImageInfo {
+    /// Size of the image file in bytes.
+    pub image_size: u64,
+    /// Volume identifier of the primary descriptor.
+    pub volume_id: String,
+    /// Logical block size of the primary volume.
+    pub block_size: u32,
+    /// Volume space size in logical blocks.
+    pub volume_space_size: u32,
+    /// The descriptors, in order.
+    pub descriptors: Vec<DescriptorEntry>,
+    /// ECMA-167 / UDF volume recognition sequence after the terminator.
+    pub udf_recognition: Vec<(u32, VolumeStructure)>,
+    /// Rock Ridge in the primary tree.
+    pub rock_ridge: Option<RockRidgeInfo>,
+    /// Joliet level of the first Joliet descriptor.
+    pub joliet_level: Option<u8>,
+    /// Whether an ISO 9660:1999 enhanced descriptor is present.
+    pub enhanced: bool,
+    /// El Torito catalog sector, from the boot record.
+    pub el_torito_catalog: Option<u32>,
+}
+
+impl ImageInfo {
+    /// The primary volume descriptor.
+    pub fn primary(&self) -> Option<&VolumeDescriptor> {
+        self.descriptors.iter().find_map(|d| {
+            d.volume
+                .as_ref()
+                .filter(|v| v.kind == VolumeDescriptorKind::Primary)
+        })
+    }
+    /// The first Joliet supplementary descriptor.
+    pub fn joliet(&self) -> Option<&VolumeDescriptor> {
+        self.descriptors
+            .iter()
+            .find_map(|d| d.volume.as_ref().filter(|v| v.joliet_level.is_some()))
+    }
+    /// The enhanced (ISO 9660:1999) descriptor.
+    pub fn enhanced_vd(&self) -> Option<&VolumeDescriptor> {
+        self.descriptors.iter().find_map(|d| {
+            d.volume
+                .as_ref()
+                .filter(|v| v.kind == VolumeDescriptorKind::Enhanced)
+        })
+    }
+    /// Whether a UDF file system is announced (NSR02 or NSR03).
+    pub fn has_udf(&self) -> bool {
+        self.udf_recognition
+            .iter()
+            .any(|(_, v)| matches!(v, VolumeStructure::Nsr02 | VolumeStructure::Nsr03))
+    }
+}
+
+/// The root of one directory hierarchy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Tree {
+    pub root_lba: u32,
+    pub root_len: u32,
+    pub joliet: bool,
+    pub rock_ridge: bool,
+    pub skip: u8,
+}
+
+/// An open image. Cheap to share between threads: all reads are positional.
+pub struct Image<S: ReadAt> {
+    src: S,
+    info: ImageInfo,
+    opts: ReadOptions,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// Most volume descriptors read before giving up on finding a terminator.
+const MAX_DESCRIPTORS: u32 = 64;
+
+/// The byte offset of a logical block, checked.
+pub(crate) fn block_offset(lba: u32, block_size: u32) -> Option<u64> {
+    u64::from(lba).checked_mul(u64::from(block_size))
+}
+
+impl<S: ReadAt> Image<S> {
+    /// Opens an image with default options.
+    pub fn open(src: S) -> Result<Self> {
+        Self::open_with(src, &ReadOptions::default())
+    }
+
+    /// Opens an image: reads and checks the volume descriptor set and the
+    /// root directories, and detects the extensions present.
+    pub fn open_with(src: S, opts: &ReadOptions) -> Result<Self> {
+        let image_size = src.size()?;
+        let mut diagnostics = Vec::new();
+        let mut descriptors = Vec::new();
+        let mut sector = [0u8; SECTOR];
+        let mut terminator = None;
+        for n in 16..16 + MAX_DESCRIPTORS {
+            let off = u64::from(n) * SECTOR as u64;
+            if off.saturating_add(SECTOR as u64) > image_size {
+                break;
+            }
+            src.read_exact_at(off, &mut sector)
+                .map_err(|e| Error::io_at(e, off))?;
+            let kind = match descriptor_kind(&sector) {
+                Ok(k) => k,
+                Err(e) if n == 16 => {
+                    // No ECMA-119 descriptor at all: say whether it is UDF.
+                    if matches!(volume_structure(&sector), Some(VolumeStructure::Bea01)) {
+                        return Err(Error::Unsupported(
+                            "this is a UDF-only image (no ISO 9660 volume descriptors); reading UDF is not supported yet"
+                                .into(),
+                        ));
+                    }
+                    return Err(Error::format("primary volume descriptor", off, e));
+                }
+                Err(e) => {
+                    // A descriptor set that ends without a terminator: tolerated
+                    // (some writers pad with zeros), reported.
+                    diagnostics.push(Diagnostic {
+                        offset: off,
+                        message: format!("volume descriptor set ends without a terminator ({e})"),
+                    });
+                    break;
+                }
+            };
+            let mut entry = DescriptorEntry {
+                sector: n,
+                kind,
+                volume: None,
+                boot: None,
+            };
+            match kind {
+                VolumeDescriptorKind::Primary
+                | VolumeDescriptorKind::Supplementary
+                | VolumeDescriptorKind::Enhanced => {
+                    let vd = VolumeDescriptor::parse(&sector)
+                        .map_err(|e| Error::format("volume descriptor", off, e))?;
+                    for (field, m) in &vd.mismatches {
+                        if opts.strictness == Strictness::Strict {
+                            return Err(Error::corrupt(
+                                "volume descriptor",
+                                off,
+                                format!(
+                                    "{field}: little-endian {} and big-endian {} differ",
+                                    m.le, m.be
+                                ),
+                            ));
+                        }
+                        diagnostics.push(Diagnostic {
+                            offset: off,
+                            message: format!(
+                                "{:?} descriptor: {field} little-endian {} and big-endian {} differ; using {}",
+                                kind, m.le, m.be, m.le
+                            ),
+                        });
+                    }
+                    for field in &vd.bad_dates {
+                        diagnostics.push(Diagnostic {
+                            offset: off,
+                            message: format!("{kind:?} descriptor: unreadable {field}, ignored"),
+                        });
+                    }
+                    entry.volume = Some(vd);
+                }
+                VolumeDescriptorKind::BootRecord => {
+                    entry.boot = Some(
+                        BootRecord::parse(&sector)
+                            .map_err(|e| Error::format("boot record", off, e))?,
+                    );
+                }
+                _ => {}
+            }
+            descriptors.push(entry);
+            if kind == VolumeDescriptorKind::Terminator {
+                terminator = Some(n);
+                break;
+            }
+        }
+        // ECMA-167 volume recognition sequence after the terminator.
+        let mut udf_recognition = Vec::new();
+        if let Some(t) = terminator {
+            for n in t + 1..t + 1 + 16 {
+                let off = u64::from(n) * SECTOR as u64;
+                if off.saturating_add(SECTOR as u64) > image_size {
+                    break;
+                }
+                src.read_exact_at(off, &mut sector)
+                    .map_err(|e| Error::io_at(e, off))?;
+                match volume_structure(&sector) {
+                    Some(v) if v != VolumeStructure::Cd001 => {
+                        udf_recognition.push((n, v));
+                        if v == VolumeStructure::Tea01 {
+                            break;
+                        }
+                    }
+                    _ => break,
+                }
+            }
+        }
+        let pvd = descriptors
+            .iter()
+            .find_map(|d| {
+                d.volume
+                    .as_ref()
+                    .filter(|v| v.kind == VolumeDescriptorKind::Primary)
+            })
+            .ok_or_else(|| {
+                Error::corrupt(
+                    "volume descriptor set",
+                    16 * SECTOR as u64,
+                    "no primary volume descriptor",
+                )
+            })?;
+        let block_size = u32::from(pvd.logical_block_size);
+        if ![512, 1024, 2048].contains(&block_size) {
+            return Err(Error::corrupt(
+                "primary volume descriptor",
+                16 * SECTOR as u64,
+                format!("logical block size {block_size} is not 512, 1024 or 2048"),
+            ));
+        }
+        let volume_bytes = u64::from(pvd.volume_space_size).saturating_mul(u64::from(block_size));
+        if volume_bytes > image_size {
+            diagnostics.push(Diagnostic {
+                offset: 16 * SECTOR as u64 + 80,
+                message: format!(
+                    "volume space size says {volume_bytes} bytes but the image has only {image_size}: the image may be truncated"
+                ),
+            });
+        }
+        // A volume space smaller than the file is normal: hybrid images are
+        // padded for USB sticks and partitions are appended after the volume.
+        let el_torito_catalog = descriptors
+            .iter()
+            .find_map(|d| d.boot.as_ref().and_then(|b| b.el_torito_catalog));
+        let joliet_level = descriptors
+            .iter()
+            .find_map(|d| d.volume.as_ref().and_then(|v| v.joliet_level));
+        let enhanced = descriptors
+            .iter()
+            .any(|d| d.kind == VolumeDescriptorKind::Enhanced);
+        let info = ImageInfo {
+            image_size,
+            volume_id: pvd.volume_id.clone(),
+            block_size,
+            volume_space_size: pvd.volume_space_size,
+            descriptors,
+            udf_recognition,
+            rock_ridge: None,
+            joliet_level,
+            enhanced,
+            el_torito_catalog,
+        };
+        let mut img = Image {
+            src,
+            info,
+            opts: *opts,
+            diagnostics,
+        };
+        img.info.rock_ridge = img.detect_rock_ridge(img.info.primary().map(|p| p.root_record))?;
+        Ok(img)
+    }
+
+    /// The source the image is read from.
+    pub fn source(&self) -> &S {
+        &self.src
+    }
+
+    /// What the descriptors say.
+    pub fn info(&self) -> &ImageInfo {
+        &self.info
+    }
+
+    /// Tolerated departures from the specifications found while opening.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.diagnostics
+    }
+
+    /// The options the image was opened with.
+    pub fn options(&self) -> &ReadOptions {
+        &self.opts
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.opts.limits
+    }
+
+    /// Reads `buf.len()` bytes at `offset`, failing with the structure's name
+    /// when the range is outside the image.
+    pub(crate) fn read_at(&self, what: &'static str, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let end = offset.checked_add(buf.len() as u64);
+        if end.is_none_or(|e| e > self.info.image_size) {
+            return Err(Error::corrupt(
+                what,
+                offset,
+                format!(
+                    "{} bytes at this offset lie past the end of the image ({} bytes)",
+                    buf.len(),
+                    self.info.image_size
+                ),
+            ));
+        }
+        self.src
+            .read_exact_at(offset, buf)
+            .map_err(|e| Error::io_at(e, offset))
+    }
+
+    /// Reads a whole extent of `len` bytes at block `lba`, bounded by `cap`.
+    pub(crate) fn read_extent(
+        &self,
+        what: &'static str,
+        lba: u32,
+        len: u32,
+        cap: u32,
+    ) -> Result<Vec<u8>> {
+        let off = block_offset(lba, self.info.block_size)
+            .ok_or_else(|| Error::corrupt(what, 0, format!("extent location {lba} overflows")))?;
+        if len > cap {
+            return Err(Error::LimitExceeded {
+                what,
+                value: len.into(),
+                limit: cap.into(),
+            });
+        }
+        let len =
+            usize::try_from(len).map_err(|_| Error::corrupt(what, off, "extent too large"))?;
+        if off.saturating_add(len as u64) > self.info.image_size {
+            return Err(Error::corrupt(
+                what,
+                off,
+                format!("extent of {len} bytes at block {lba} lies past the end of the image ({} bytes)", self.info.image_size),
+            ));
+        }
+        let mut buf = vec![0u8; len];
+        self.read_at(what, off, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Looks at the root's "." record for SUSP SP and a Rock Ridge ER.
+    fn detect_rock_ridge(&self, root_record: Option<[u8; 34]>) -> Result<Option<RockRidgeInfo>> {
+        let Some(root) = root_record else {
+            return Ok(None);
+        };
+        let root = DirRecord::parse(&root)
+            .map_err(|e| Error::format("root directory record", 16 * 2048 + 156, e))?;
+        let first =
+            match self.read_extent("root directory", root.extent, SECTOR as u32, SECTOR as u32) {
+                Ok(b) => b,
+                Err(e) => return Err(e),
+            };
+        let root_off = block_offset(root.extent, self.info.block_size).unwrap_or(0);
+        let dot = DirRecord::parse(&first)
+            .map_err(|e| Error::format("root directory \".\" record", root_off, e))?;
+        let su = dot.system_use;
+        let Some(skip) = rr::find_sp(su) else {
+            return Ok(None);
+        };
+        let found = rr::collect(self, su, 0, root_off, true)?;
+        let known = ["RRIP_1991A", "IEEE_P1282", "IEEE_1282"];
+        let er = found
+            .extensions
+            .iter()
+            .find(|e| known.contains(&e.as_str()))
+            .cloned();
+        if er.is_none() && !found.any_rrip {
+            return Ok(None);
+        }
+        let version = match er.as_deref() {
+            Some("RRIP_1991A") => "1.09",
+            Some("IEEE_P1282") => "1.10",
+            Some("IEEE_1282") => "1.12",
+            _ => "unknown",
+        };
+        Ok(Some(RockRidgeInfo {
+            identifier: er,
+            version,
+            skip,
+        }))
+    }
+
+    /// The directory hierarchy a view presents.
+    pub(crate) fn tree(&self, view: View) -> Result<Tree> {
+        let root_of = |vd: &VolumeDescriptor| -> Result<(u32, u32)> {
+            let r = DirRecord::parse(&vd.root_record)
+                .map_err(|e| Error::format("root directory record", 16 * 2048 + 156, e))?;
+            Ok((r.extent.saturating_add(u32::from(r.ear_len)), r.data_len))
+        };
+        let primary = self.info.primary().ok_or_else(|| {
+            Error::corrupt(
+                "volume descriptor set",
+                32768,
+                "no primary volume descriptor",
+            )
+        })?;
+        let rr = self.info.rock_ridge.as_ref();
+        let view = self.resolve_view(view)?;
+        let (vd, joliet, rock_ridge) = match view {
+            View::RockRidge => {
+                if rr.is_none() {
+                    return Err(Error::InvalidInput("this image has no Rock Ridge extensions; try --view joliet or --view iso9660".into()));
+                }
+                (primary, false, true)
+            }
+            View::Joliet => (
+                self.info.joliet().ok_or_else(|| {
+                    Error::InvalidInput("this image has no Joliet tree; try --view iso9660".into())
+                })?,
+                true,
+                false,
+            ),
+            View::Enhanced => (
+                self.info.enhanced_vd().ok_or_else(|| {
+                    Error::InvalidInput("this image has no ISO 9660:1999 tree".into())
+                })?,
+                false,
+                false,
+            ),
+            _ => (primary, false, false),
+        };
+        let (root_lba, root_len) = root_of(vd)?;
+        Ok(Tree {
+            root_lba,
+            root_len,
+            joliet,
+            rock_ridge,
+            skip: rr.map_or(0, |r| r.skip),
+        })
+    }
+
+    /// The concrete view `Auto` stands for on this image.
+    pub fn resolve_view(&self, view: View) -> Result<View> {
+        Ok(match view {
+            View::Auto => {
+                if self.info.rock_ridge.is_some() {
+                    View::RockRidge
+                } else if self.info.joliet().is_some() {
+                    View::Joliet
+                } else if self.info.enhanced_vd().is_some() {
+                    View::Enhanced
+                } else {
+                    View::Iso9660
+                }
+            }
+            View::Udf => return Err(Error::Unsupported(
+                "reading the UDF file system is not supported yet; use --view iso9660 or joliet"
+                    .into(),
+            )),
+            v => v,
+        })
+    }
+
+    /// The views this image offers.
+    pub fn views(&self) -> Vec<View> {
+        let mut v = vec![View::Iso9660];
+        if self.info.rock_ridge.is_some() {
+            v.push(View::RockRidge);
+        }
+        if self.info.joliet().is_some() {
+            v.push(View::Joliet);
+        }
+        if self.info.enhanced_vd().is_some() {
+            v.push(View::Enhanced);
+        }
+        v
+    }
+
+    /// The root directory of a view, as an entry.
+    pub fn root(&self, view: View) -> Result<Entry> {
+        let tree = self.tree(view)?;
+        self.root_entry(&tree)
+    }
+
+    /// Every entry of a view, depth first in directory order, parents before
+    /// children. Bounded by the limits; a directory loop is an error.
+    pub fn walk(&self, view: View) -> Result<Walk<'_, S>> {
+        let tree = self.tree(view)?;
+        Walk::new(self, tree)
+    }
+
+    /// The entries of a directory, sorted by name.
+    pub fn read_dir(&self, dir: &Entry, view: View) -> Result<Vec<Entry>> {
+        let tree = self.tree(view)?;
+        let mut budget = dir::Budget::new(self.limits());
+        self.list_dir(&tree, dir, &mut budget)
+    }
+
+    /// Finds a path (`/`-separated; `.` and empty components ignored).
+    pub fn lookup(&self, path: &str, view: View) -> Result<Entry> {
+        let tree = self.tree(view)?;
+        let mut cur = self.root_entry(&tree)?;
+        let mut budget = dir::Budget::new(self.limits());
+        for comp in path.split('/').filter(|c| !c.is_empty() && *c != ".") {
+            if !cur.is_dir() {
+                return Err(Error::NotADirectory(cur.path));
+            }
+            let children = self.list_dir(&tree, &cur, &mut budget)?;
+            cur = match children.into_iter().find(|c| c.name == comp) {
+                Some(c) => c,
+                None => {
+                    // Plain ISO 9660 names are upper case; let users type either.
+                    let children = self.list_dir(&tree, &cur, &mut budget)?;
+                    let folded: Vec<_> = children
+                        .into_iter()
+                        .filter(|c| c.name.eq_ignore_ascii_case(comp))
+                        .collect();
+                    match <[Entry; 1]>::try_from(folded) {
+                        Ok([c]) if !tree.rock_ridge => c,
+                        _ => return Err(Error::NotFound(path.to_string())),
+                    }
+                }
+            };
+        }
+        Ok(cur)
+    }
+
+    /// Opens a file's contents for reading.
+    pub fn open_file(&self, e: &Entry) -> Result<FileReader<'_, S>> {
+        FileReader::new(self, e)
+    }
+
+    /// Byte ranges `(offset, len)` in the image that hold a file's data, in
+    /// order, or `None` if the file is stored compressed (zisofs).
+    pub fn data_ranges(&self, e: &Entry) -> Result<Option<Vec<(u64, u64)>>> {
+        if e.zisofs.is_some() {
+            return Ok(None);
+        }
+        file::ranges(self, e).map(Some)
+    }
+
+    /// Reads and cross-checks the L and M path tables of a view against the
+    /// directories found by walking it.
+    pub fn check_path_tables(&self, view: View) -> Result<PathTableCheck> {
+        pathtable::check(self, view)
+    }
+}

@@ -1,0 +1,1 @@
+//! The system area: MBR, GPT, Apple partition map, isohybrid detection.

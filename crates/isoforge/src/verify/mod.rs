@@ -1,0 +1,1 @@
+//! Integrity checks: digests, SUMS files and their signatures, isomd5sum.
