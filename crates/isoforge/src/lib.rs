@@ -28,6 +28,7 @@ pub mod source;
 pub mod verify;
 
 pub use error::{Diagnostic, Error, Result};
+pub use isoforge_format::time::IsoTime;
 pub use options::{Limits, ReadOptions, Strictness, View};
 pub use read::{Entry, FileType, Image, ImageInfo};
 pub use source::{ReadAt, SeekSource};

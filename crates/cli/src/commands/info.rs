@@ -1,18 +1,276 @@
-//! Not built yet.
+//! `isoforge info`: what an image is.
 
 use std::io::Write;
+use std::path::PathBuf;
+
+use isoforge::read::DescriptorEntry;
+use isoforge::read::VolumeDescriptorKind;
+use isoforge::{FileType, Image, View};
+use serde_json::{json, Value};
 
 use crate::args::Cli;
-use crate::commands::Outcome;
+use crate::commands::{open_image, Outcome};
+use crate::render::rfc3339;
 
-/// Options.
+/// Options of `info`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The image.
-    pub image: std::path::PathBuf,
+    pub image: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
-/// Runs the command.
-pub fn run(_cli: &Cli, _args: &Args, _out: &mut dyn Write) -> anyhow::Result<Outcome> {
-    anyhow::bail!("this command is not available in this build yet")
+fn kind_name(k: VolumeDescriptorKind) -> String {
+    match k {
+        VolumeDescriptorKind::BootRecord => "boot-record".into(),
+        VolumeDescriptorKind::Primary => "primary".into(),
+        VolumeDescriptorKind::Supplementary => "supplementary".into(),
+        VolumeDescriptorKind::Enhanced => "enhanced".into(),
+        VolumeDescriptorKind::Partition => "partition".into(),
+        VolumeDescriptorKind::Terminator => "terminator".into(),
+        VolumeDescriptorKind::Unknown(t) => format!("unknown-{t}"),
+        _ => "other".into(),
+    }
+}
+
+fn descriptor_json(d: &DescriptorEntry) -> Value {
+    let mut v = json!({ "sector": d.sector, "type": kind_name(d.kind) });
+    if let Some(vd) = &d.volume {
+        let t = |x: &Option<isoforge::IsoTime>| x.as_ref().map(rfc3339);
+        v["version"] = json!(vd.version);
+        v["joliet_level"] = json!(vd.joliet_level);
+        v["system_id"] = json!(vd.system_id);
+        v["volume_id"] = json!(vd.volume_id);
+        v["volume_set_id"] = json!(vd.volume_set_id);
+        v["publisher"] = json!(vd.publisher_id);
+        v["preparer"] = json!(vd.preparer_id);
+        v["application"] = json!(vd.application_id);
+        v["copyright_file"] = json!(vd.copyright_file_id);
+        v["abstract_file"] = json!(vd.abstract_file_id);
+        v["bibliographic_file"] = json!(vd.bibliographic_file_id);
+        v["volume_space_size"] = json!(vd.volume_space_size);
+        v["logical_block_size"] = json!(vd.logical_block_size);
+        v["path_table_size"] = json!(vd.path_table_size);
+        v["l_path_table"] = json!(vd.l_path_table);
+        v["m_path_table"] = json!(vd.m_path_table);
+        v["creation"] = json!(t(&vd.creation));
+        v["modification"] = json!(t(&vd.modification));
+        v["expiration"] = json!(t(&vd.expiration));
+        v["effective"] = json!(t(&vd.effective));
+    }
+    if let Some(b) = &d.boot {
+        v["boot_system_id"] = json!(b.boot_system_id);
+        v["boot_id"] = json!(b.boot_id);
+        v["el_torito_catalog"] = json!(b.el_torito_catalog);
+    }
+    v
+}
+
+/// Tree statistics gathered by one walk.
+struct TreeStats {
+    files: u64,
+    dirs: u64,
+    symlinks: u64,
+    other: u64,
+    bytes: u64,
+    zisofs: u64,
+    /// (first LBA, path) of every regular file, for naming boot images.
+    file_lbas: Vec<(u32, String)>,
+}
+
+fn tree_stats(
+    img: &Image<std::fs::File>,
+    view: View,
+) -> anyhow::Result<(TreeStats, Vec<isoforge::Diagnostic>)> {
+    let mut s = TreeStats {
+        files: 0,
+        dirs: 0,
+        symlinks: 0,
+        other: 0,
+        bytes: 0,
+        zisofs: 0,
+        file_lbas: Vec::new(),
+    };
+    let mut walk = img.walk(view)?;
+    for e in walk.by_ref() {
+        let e = e?;
+        match e.file_type {
+            FileType::File => {
+                s.files += 1;
+                s.bytes += e.size;
+                if e.zisofs.is_some() {
+                    s.zisofs += 1;
+                }
+                if let Some(x) = e.extents.first() {
+                    s.file_lbas.push((x.lba, e.path.clone()));
+                }
+            }
+            FileType::Dir => s.dirs += 1,
+            FileType::Symlink => s.symlinks += 1,
+            _ => s.other += 1,
+        }
+    }
+    let diags = walk.diagnostics().to_vec();
+    Ok((s, diags))
+}
+
+/// Runs `info`.
+pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let img = open_image(&a.image)?;
+    let info = img.info();
+    let udf_stub = img.udf_stub()?;
+    let view = img.resolve_view(View::Auto)?;
+    let (stats, walk_diags) = tree_stats(&img, view)?;
+    let mut diagnostics: Vec<isoforge::Diagnostic> = img.diagnostics().to_vec();
+    diagnostics.extend(walk_diags);
+    let mut path_tables = Vec::new();
+    for v in img.views() {
+        if matches!(v, View::RockRidge) {
+            continue;
+        }
+        match img.check_path_tables(v) {
+            Ok(c) => path_tables.push(c),
+            Err(e) => diagnostics.push(isoforge::Diagnostic {
+                offset: 0,
+                message: format!("path tables of the {v:?} tree could not be checked: {e}"),
+            }),
+        }
+    }
+    let rr = info.rock_ridge.as_ref();
+    let j = json!({
+        "image": a.image.display().to_string(),
+        "image_size": info.image_size,
+        "block_size": info.block_size,
+        "volume_space_size": info.volume_space_size,
+        "volume_id": info.volume_id,
+        "descriptors": info.descriptors.iter().map(descriptor_json).collect::<Vec<_>>(),
+        "udf": {
+            "present": info.has_udf(),
+            "recognition": info.udf_recognition.iter().map(|(s, v)| json!({"sector": s, "id": format!("{v:?}").to_uppercase()})).collect::<Vec<_>>(),
+            "iso9660_is_placeholder": udf_stub,
+        },
+        "extensions": {
+            "rock_ridge": rr.map(|r| json!({"identifier": r.identifier, "version": r.version, "skip": r.skip})),
+            "joliet_level": info.joliet_level,
+            "iso9660_1999": info.enhanced,
+            "zisofs": stats.zisofs > 0,
+        },
+        "views": img.views().iter().map(|v| serde_json::to_value(v).unwrap_or(Value::Null)).collect::<Vec<_>>(),
+        "default_view": serde_json::to_value(view).unwrap_or(Value::Null),
+        "tree": {
+            "files": stats.files,
+            "directories": stats.dirs,
+            "symlinks": stats.symlinks,
+            "other": stats.other,
+            "file_bytes": stats.bytes,
+            "zisofs_files": stats.zisofs,
+        },
+        "path_tables": path_tables,
+        "diagnostics": diagnostics,
+    });
+    if a.json {
+        serde_json::to_writer_pretty(&mut *out, &j)?;
+        writeln!(out)?;
+        return Ok(Outcome::Ok);
+    }
+    writeln!(out, "Image size     : {} bytes", info.image_size)?;
+    writeln!(out, "Volume id      : {}", info.volume_id)?;
+    writeln!(out, "Block size     : {}", info.block_size)?;
+    writeln!(out, "Volume size    : {} blocks", info.volume_space_size)?;
+    for d in &info.descriptors {
+        let mut line = format!(
+            "Descriptor     : sector {:>3}  {}",
+            d.sector,
+            kind_name(d.kind)
+        );
+        if let Some(vd) = &d.volume {
+            if let Some(l) = vd.joliet_level {
+                line.push_str(&format!(" (Joliet level {l})"));
+            }
+            line.push_str(&format!("  volume {:?}", vd.volume_id));
+        }
+        if let Some(b) = &d.boot {
+            line.push_str(&format!("  {:?}", b.boot_system_id));
+        }
+        writeln!(out, "{line}")?;
+    }
+    if let Some(vd) = info.primary() {
+        for (k, v) in [
+            ("System id", &vd.system_id),
+            ("Volume set id", &vd.volume_set_id),
+            ("Publisher", &vd.publisher_id),
+            ("Preparer", &vd.preparer_id),
+            ("Application", &vd.application_id),
+        ] {
+            if !v.is_empty() {
+                writeln!(out, "{k:<15}: {v}")?;
+            }
+        }
+        for (k, t) in [("Created", &vd.creation), ("Modified", &vd.modification)] {
+            if let Some(t) = t {
+                writeln!(out, "{k:<15}: {}", rfc3339(t))?;
+            }
+        }
+    }
+    let mut ext = Vec::new();
+    if let Some(r) = rr {
+        ext.push(format!(
+            "Rock Ridge {} ({})",
+            r.version,
+            r.identifier.as_deref().unwrap_or("no ER")
+        ));
+    }
+    if let Some(l) = info.joliet_level {
+        ext.push(format!("Joliet level {l}"));
+    }
+    if info.enhanced {
+        ext.push("ISO 9660:1999".into());
+    }
+    if stats.zisofs > 0 {
+        ext.push(format!("zisofs ({} files)", stats.zisofs));
+    }
+    if info.has_udf() {
+        ext.push("UDF (recognition sequence only; not read yet)".into());
+    }
+    writeln!(
+        out,
+        "Extensions     : {}",
+        if ext.is_empty() {
+            "none".into()
+        } else {
+            ext.join(", ")
+        }
+    )?;
+    writeln!(
+        out,
+        "Tree ({:?})  : {} files, {} directories, {} symlinks, {} bytes",
+        view, stats.files, stats.dirs, stats.symlinks, stats.bytes
+    )?;
+    if udf_stub {
+        writeln!(
+            out,
+            "Note           : the ISO 9660 tree is only a placeholder; the content is in the UDF file system, which isoforge cannot read yet"
+        )?;
+    }
+    for c in &path_tables {
+        writeln!(
+            out,
+            "Path tables    : {}: {} L / {} M records, {} directories: {}",
+            c.descriptor,
+            c.l_records,
+            c.m_records,
+            c.directories,
+            if c.ok() {
+                "consistent".into()
+            } else {
+                c.problems.join("; ")
+            }
+        )?;
+    }
+    for d in &diagnostics {
+        writeln!(out, "Diagnostic     : byte {}: {}", d.offset, d.message)?;
+    }
+    Ok(Outcome::Ok)
 }

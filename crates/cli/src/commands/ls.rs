@@ -1,18 +1,67 @@
-//! Not built yet.
+//! `isoforge ls`: list a directory of an image.
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use crate::args::Cli;
-use crate::commands::Outcome;
+use crate::commands::{open_image, refuse_udf_stub, Outcome, ViewArg};
+use crate::render;
 
-/// Options.
+/// Options of `ls`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The image.
-    pub image: std::path::PathBuf,
+    pub image: PathBuf,
+    /// Directory (or file) in the image to list.
+    #[arg(default_value = "/")]
+    pub path: String,
+    /// List subdirectories recursively (prints full paths).
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+    /// Long format: mode, links, owner, group, size, time, name.
+    #[arg(short = 'l', long)]
+    pub long: bool,
+    /// One JSON array of entry objects.
+    #[arg(long)]
+    pub json: bool,
+    /// Which name space to list.
+    #[arg(long, value_enum, default_value_t = ViewArg::Auto)]
+    pub view: ViewArg,
 }
 
-/// Runs the command.
-pub fn run(_cli: &Cli, _args: &Args, _out: &mut dyn Write) -> anyhow::Result<Outcome> {
-    anyhow::bail!("this command is not available in this build yet")
+/// Runs `ls`.
+pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let img = open_image(&a.image)?;
+    refuse_udf_stub(&img, a.view)?;
+    let view = a.view.into();
+    let target = img.lookup(&a.path, view)?;
+    let mut first = true;
+    let mut emit = |out: &mut dyn Write, e: &isoforge::Entry, name: &str| -> std::io::Result<()> {
+        if a.json {
+            out.write_all(if first { b"[\n" } else { b",\n" })?;
+            first = false;
+            serde_json::to_writer(&mut *out, &render::entry_json(e))?;
+        } else if a.long {
+            writeln!(out, "{}", render::long_line(e, name))?;
+        } else {
+            writeln!(out, "{name}")?;
+        }
+        Ok(())
+    };
+    if !target.is_dir() {
+        emit(out, &target, &target.path)?;
+    } else if a.recursive {
+        for e in img.walk_from(&target, view)? {
+            let e = e?;
+            emit(out, &e, &e.path)?;
+        }
+    } else {
+        for e in img.read_dir(&target, view)? {
+            emit(out, &e, &e.name)?;
+        }
+    }
+    if a.json {
+        out.write_all(if first { b"[]\n" } else { b"\n]\n" })?;
+    }
+    Ok(Outcome::Ok)
 }

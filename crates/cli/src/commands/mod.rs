@@ -35,3 +35,50 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         Command::ImplantMd5(a) => implant_md5::run(cli, a, out),
     }
 }
+
+/// The `--view` choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum ViewArg {
+    /// Rock Ridge, else Joliet, else ISO 9660:1999, else plain ISO 9660.
+    #[default]
+    Auto,
+    /// Plain ISO 9660 names.
+    Iso9660,
+    /// The Joliet tree.
+    Joliet,
+    /// Rock Ridge names and attributes.
+    Rockridge,
+    /// The UDF file system.
+    Udf,
+}
+
+impl From<ViewArg> for isoforge::View {
+    fn from(v: ViewArg) -> Self {
+        match v {
+            ViewArg::Auto => isoforge::View::Auto,
+            ViewArg::Iso9660 => isoforge::View::Iso9660,
+            ViewArg::Joliet => isoforge::View::Joliet,
+            ViewArg::Rockridge => isoforge::View::RockRidge,
+            ViewArg::Udf => isoforge::View::Udf,
+        }
+    }
+}
+
+/// Opens an image file for reading.
+pub fn open_image(path: &std::path::Path) -> anyhow::Result<isoforge::Image<std::fs::File>> {
+    use anyhow::Context;
+    let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    isoforge::Image::open(f).with_context(|| format!("{}", path.display()))
+}
+
+/// Refuses to present the placeholder ISO 9660 tree of a UDF image as its
+/// content when the user did not ask for that tree explicitly.
+pub fn refuse_udf_stub(img: &isoforge::Image<std::fs::File>, view: ViewArg) -> anyhow::Result<()> {
+    if view == ViewArg::Auto && img.udf_stub()? {
+        anyhow::bail!(
+            "the files of this image are in its UDF file system, which isoforge cannot read yet; \
+             its ISO 9660 tree is only a placeholder (see it with --view iso9660)"
+        );
+    }
+    Ok(())
+}

@@ -22,9 +22,9 @@ mod walk;
 pub mod boot;
 pub mod sysarea;
 
-use isoforge_format::ecma119::volume::{
-    descriptor_kind, volume_structure, BootRecord, VolumeDescriptor, VolumeDescriptorKind,
-    VolumeStructure,
+use isoforge_format::ecma119::volume::{descriptor_kind, volume_structure};
+pub use isoforge_format::ecma119::volume::{
+    BootRecord, VolumeDescriptor, VolumeDescriptorKind, VolumeStructure,
 };
 use isoforge_format::ecma119::DirRecord;
 use isoforge_format::time::IsoTime;
@@ -634,6 +634,15 @@ impl<S: ReadAt> Image<S> {
         Walk::new(self, tree)
     }
 
+    /// Every entry below directory `dir` (not included), as [`Image::walk`].
+    pub fn walk_from(&self, dir: &Entry, view: View) -> Result<Walk<'_, S>> {
+        let tree = self.tree(view)?;
+        if !dir.is_dir() {
+            return Err(Error::NotADirectory(dir.path.clone()));
+        }
+        Walk::from_dir(self, tree, dir)
+    }
+
     /// The entries of a directory, sorted by name.
     pub fn read_dir(&self, dir: &Entry, view: View) -> Result<Vec<Entry>> {
         let tree = self.tree(view)?;
@@ -668,6 +677,24 @@ impl<S: ReadAt> Image<S> {
             };
         }
         Ok(cur)
+    }
+
+    /// Whether the ISO 9660 side is only a placeholder for a UDF file system,
+    /// as on Windows install media: UDF is announced, and the ISO 9660 root
+    /// holds no directories and a few files that are tiny next to the volume.
+    pub fn udf_stub(&self) -> Result<bool> {
+        if !self.info.has_udf() {
+            return Ok(false);
+        }
+        let root = self.root(View::Iso9660)?;
+        let children = self.read_dir(&root, View::Iso9660)?;
+        if children.iter().any(Entry::is_dir) || children.len() > 8 {
+            return Ok(false);
+        }
+        let bytes: u64 = children.iter().map(|e| e.size).sum();
+        let volume =
+            u64::from(self.info.volume_space_size).saturating_mul(u64::from(self.info.block_size));
+        Ok(bytes.saturating_mul(20) < volume)
     }
 
     /// Opens a file's contents for reading.

@@ -21,10 +21,16 @@ pub struct Walk<'a, S: ReadAt> {
 impl<'a, S: ReadAt> Walk<'a, S> {
     pub(crate) fn new(img: &'a Image<S>, tree: Tree) -> Result<Self> {
         let root = img.root_entry(&tree)?;
+        Self::from_dir(img, tree, &root)
+    }
+
+    /// Walks below `dir` (not included).
+    pub(crate) fn from_dir(img: &'a Image<S>, tree: Tree, dir: &Entry) -> Result<Self> {
         let mut budget = Budget::new(img.limits());
-        let children = img.list_dir(&tree, &root, &mut budget)?;
+        let children = img.list_dir(&tree, dir, &mut budget)?;
         let mut visited = HashSet::new();
         visited.insert(tree.root_lba);
+        visited.insert(dir.extents.first().map_or(0, |x| x.lba));
         Ok(Walk {
             img,
             tree,
