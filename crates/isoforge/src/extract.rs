@@ -210,8 +210,7 @@ impl<S: ReadAt> Ctx<'_, S> {
         if !self.opts.preserve_permissions {
             m &= !self.umask;
         }
-        // The owner must be able to read (and write, for files) what we made.
-        m | if e.is_dir() { 0o700 } else { 0o600 }
+        m
     }
 
     fn set_owner(&self, fd: impl AsFd, e: &Entry) -> Result<()> {

@@ -89,7 +89,14 @@ impl<S: ReadAt> Image<S> {
         if let Ok(dot) = DirRecord::parse(&first) {
             e.mtime = IsoTime::from_dir_bytes(&dot.recorded).ok().flatten();
             if tree.rock_ridge {
-                let f = rr::collect(self, dot.system_use, 0, e.record_offset, false)?;
+                let f = rr::collect(
+                    self,
+                    dot.system_use,
+                    0,
+                    e.record_offset,
+                    false,
+                    &mut Vec::new(),
+                )?;
                 apply_attrs(&mut e, &f);
                 e.file_type = FileType::Dir;
             }
@@ -283,6 +290,7 @@ impl<S: ReadAt> Image<S> {
                 tree.skip,
                 rec_off,
                 false,
+                &mut budget.diagnostics,
             )?)
         } else {
             None
@@ -441,13 +449,12 @@ impl<S: ReadAt> Image<S> {
             len: dot.data_len,
         }];
         e.size = dot.data_len.into();
-        let f = rr::collect(self, dot.system_use, 0, off, false)?;
+        let f = rr::collect(self, dot.system_use, tree.skip, off, false, &mut Vec::new())?;
         let (name, path) = (e.name.clone(), e.path.clone());
         apply_attrs(e, &f);
         e.file_type = FileType::Dir;
         e.name = name;
         e.path = path;
-        let _ = tree;
         Ok(())
     }
 }

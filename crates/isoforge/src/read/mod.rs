@@ -512,7 +512,7 @@ impl<S: ReadAt> Image<S> {
         let Some(skip) = rr::find_sp(su) else {
             return Ok(None);
         };
-        let found = rr::collect(self, su, 0, root_off, true)?;
+        let found = rr::collect(self, su, 0, root_off, true, &mut Vec::new())?;
         let known = ["RRIP_1991A", "IEEE_P1282", "IEEE_1282"];
         let er = found
             .extensions

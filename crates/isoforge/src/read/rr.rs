@@ -5,7 +5,8 @@ use isoforge_format::rrip::{self, Px, Rrip, Tf, Zf};
 use isoforge_format::susp::{parse_sp, Continuation, ExtensionRef, SuspIter};
 
 use super::{block_offset, Image};
-use crate::error::{Error, Result};
+use crate::error::{Diagnostic, Error, Result};
+use crate::options::Strictness;
 use crate::source::ReadAt;
 
 /// Rock Ridge fields of one directory record.
@@ -53,6 +54,7 @@ pub(crate) fn collect<S: ReadAt>(
     skip: u8,
     record_offset: u64,
     root_dot: bool,
+    diags: &mut Vec<Diagnostic>,
 ) -> Result<RrFields> {
     let limits = img.limits();
     let mut f = RrFields::default();
@@ -68,8 +70,15 @@ pub(crate) fn collect<S: ReadAt>(
     let mut visited: Vec<u64> = Vec::new();
     loop {
         let mut next_ce = None;
+        let mut damaged = None;
         for e in SuspIter::new(&area) {
-            let e = e.map_err(|e| Error::format("SUSP entry", area_offset, e))?;
+            let e = match e {
+                Ok(e) => e,
+                Err(er) => {
+                    damaged = Some(Error::format("SUSP entry", area_offset, er));
+                    break;
+                }
+            };
             match &e.sig {
                 b"CE" => {
                     next_ce = Some(
@@ -166,6 +175,19 @@ pub(crate) fn collect<S: ReadAt>(
                     }
                 }
             }
+        }
+        if let Some(err) = damaged {
+            // genisoimage writes SL entries longer than 255 bytes with their
+            // length byte wrapped; what follows cannot be framed. Keep what
+            // was read, and say so.
+            if img.options().strictness == Strictness::Strict {
+                return Err(err);
+            }
+            diags.push(Diagnostic {
+                offset: area_offset,
+                message: format!("{err}; the rest of this record's Rock Ridge data is ignored"),
+            });
+            break;
         }
         let Some(ce) = next_ce else { break };
         if visited.len() >= limits.max_ce_chain as usize {
