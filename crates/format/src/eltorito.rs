@@ -121,7 +121,7 @@ pub enum Platform {
     PowerPc,
     /// 2: Mac.
     Mac,
-    /// 0xEF: UEFI (added by the UEFI specification, §3.5.1 of UEFI 2.x).
+    /// 0xEF: UEFI (an id the UEFI specification added to El Torito).
     Efi,
     /// Any other value.
     Unknown(u8),
