@@ -19,9 +19,13 @@
 )]
 #![deny(missing_docs)]
 
+pub mod apm;
 pub mod cursor;
 pub mod ecma119;
+pub mod eltorito;
 pub mod error;
+pub mod gpt;
+pub mod mbr;
 pub mod num;
 pub mod rrip;
 pub mod strings;
