@@ -227,7 +227,7 @@ impl GptHeader {
     pub fn table_len(&self, cap: usize) -> Result<usize> {
         if self.entry_size < MIN_ENTRY_SIZE
             || self.entry_size > MAX_ENTRY_SIZE
-            || self.entry_size % MIN_ENTRY_SIZE != 0
+            || !self.entry_size.is_multiple_of(MIN_ENTRY_SIZE)
         {
             return Err(FormatError::BadValue {
                 what: "GPT partition entry size",

@@ -320,7 +320,7 @@ mod tests {
         let e = SuspEntry {
             sig: *b"ZF",
             version: 1,
-            data: &[b'p', b'z'],
+            data: b"pz",
         };
         assert!(parse(&e).is_err());
         let e = SuspEntry {

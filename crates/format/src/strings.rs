@@ -22,7 +22,9 @@ pub fn trim_ucs2_field(b: &[u8]) -> String {
 /// Windows and xorriso write them; unpaired surrogates become U+FFFD. An odd
 /// trailing byte is ignored.
 pub fn decode_ucs2be(b: &[u8]) -> String {
-    let units = b.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]]));
+    let units = b
+        .chunks_exact(2)
+        .map(|c| u16::from_be_bytes(<[u8; 2]>::try_from(c).unwrap_or_default()));
     char::decode_utf16(units)
         .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
         .collect()
@@ -57,8 +59,8 @@ pub fn strip_version(name: &[u8]) -> &[u8] {
 
 /// The same for a decoded (Joliet) name.
 pub fn strip_version_str(name: &str) -> &str {
-    let base = match name.rfind(';') {
-        Some(p) if name[p + 1..].bytes().all(|c| c.is_ascii_digit()) => &name[..p],
+    let base = match name.rsplit_once(';') {
+        Some((base, version)) if version.bytes().all(|c| c.is_ascii_digit()) => base,
         _ => name,
     };
     match base.strip_suffix('.') {

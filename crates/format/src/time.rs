@@ -17,6 +17,7 @@ pub struct IsoTime {
 }
 
 /// Days from 1970-01-01 to the given proleptic Gregorian date.
+#[allow(clippy::arithmetic_side_effects)] // callers pass years within ±10^6 and checked months/days
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
@@ -28,6 +29,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 /// The civil date (year, month, day) of a day count from 1970-01-01.
+#[allow(clippy::arithmetic_side_effects)] // day counts come from i64 seconds / 86400
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
@@ -107,7 +109,15 @@ impl IsoTime {
         let off = i8::from_ne_bytes([off]);
         let off = if (-48..=52).contains(&off) { off } else { 0 };
         Ok(Some(IsoTime {
-            unix: to_unix(1900 + i64::from(y), mo, d, h, mi, s.min(59), off),
+            unix: to_unix(
+                i64::from(y).saturating_add(1900),
+                mo,
+                d,
+                h,
+                mi,
+                s.min(59),
+                off,
+            ),
             nanos: 0,
             offset_quarters: off,
         }))

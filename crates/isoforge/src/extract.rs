@@ -36,7 +36,7 @@ use crate::source::ReadAt;
 use isoforge_format::time::IsoTime;
 
 /// How to extract.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct ExtractOptions {
     /// Replace existing files (by unlink and create, never through the old inode).
@@ -54,20 +54,6 @@ pub struct ExtractOptions {
     pub strict: bool,
     /// Most bytes written in all; `None`: four times the image size plus 1 GiB.
     pub max_bytes: Option<u64>,
-}
-
-impl Default for ExtractOptions {
-    fn default() -> Self {
-        ExtractOptions {
-            overwrite: false,
-            preserve_permissions: false,
-            same_owner: None,
-            special_files: false,
-            safe_links: false,
-            strict: false,
-            max_bytes: None,
-        }
-    }
 }
 
 /// What an extraction did.

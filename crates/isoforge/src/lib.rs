@@ -18,6 +18,10 @@
 //! img.open_file(&kernel)?.copy_to(&mut out)?;
 //! # Ok::<(), isoforge::Error>(())
 //! ```
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)
+)]
 #![deny(missing_docs)]
 
 pub mod error;

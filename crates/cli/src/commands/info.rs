@@ -138,7 +138,29 @@ pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome>
             }),
         }
     }
+    let mut el_torito = isoforge::read::boot::read_el_torito(&img)?;
+    let lba_path = |lba: u32| {
+        stats
+            .file_lbas
+            .iter()
+            .find(|(l, _)| *l == lba)
+            .map(|(_, p)| p.clone())
+    };
+    let mut catalog_path = None;
+    if let Some(et) = el_torito.as_mut() {
+        catalog_path = lba_path(et.catalog_lba);
+        for b in &mut et.images {
+            b.path = lba_path(b.lba);
+        }
+        diagnostics.extend(et.diagnostics.iter().cloned());
+    }
+    let system_area = isoforge::read::sysarea::read_system_area(&img)?;
+    diagnostics.extend(system_area.diagnostics.iter().cloned());
     let rr = info.rock_ridge.as_ref();
+    let mut et_json = serde_json::to_value(&el_torito)?;
+    if let Some(o) = et_json.as_object_mut() {
+        o.insert("catalog_path".into(), json!(catalog_path));
+    }
     let j = json!({
         "image": a.image.display().to_string(),
         "image_size": info.image_size,
@@ -167,6 +189,8 @@ pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome>
             "file_bytes": stats.bytes,
             "zisofs_files": stats.zisofs,
         },
+        "el_torito": et_json,
+        "system_area": system_area,
         "path_tables": path_tables,
         "diagnostics": diagnostics,
     });
@@ -254,6 +278,10 @@ pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome>
             "Note           : the ISO 9660 tree is only a placeholder; the content is in the UDF file system, which isoforge cannot read yet"
         )?;
     }
+    if let Some(et) = &el_torito {
+        write_el_torito(out, et, catalog_path.as_deref())?;
+    }
+    write_system_area(out, &system_area)?;
     for c in &path_tables {
         writeln!(
             out,
@@ -273,4 +301,149 @@ pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome>
         writeln!(out, "Diagnostic     : byte {}: {}", d.offset, d.message)?;
     }
     Ok(Outcome::Ok)
+}
+
+/// El Torito lines in the wording of `xorriso -report_el_torito plain`.
+fn write_el_torito(
+    out: &mut dyn Write,
+    et: &isoforge::read::boot::ElTorito,
+    cat_path: Option<&str>,
+) -> std::io::Result<()> {
+    writeln!(out, "El Torito catalog  : {}", et.catalog_lba)?;
+    if let Some(p) = cat_path {
+        writeln!(out, "El Torito cat path : {p}")?;
+    }
+    if !et.checksum_ok {
+        writeln!(
+            out,
+            "El Torito warning  : validation entry checksum does not match"
+        )?;
+    }
+    writeln!(
+        out,
+        "El Torito images   :   N  Pltf  B   Emul  Ld_seg  Hdpt  Ldsiz         LBA"
+    )?;
+    for b in &et.images {
+        writeln!(
+            out,
+            "El Torito boot img : {:>3}  {:<4}  {}  {:>5}  0x{:04x}  0x{:02x}  {:>5}  {:>10}",
+            b.number,
+            b.platform,
+            if b.bootable { 'y' } else { 'n' },
+            b.emulation,
+            b.load_segment,
+            b.system_type,
+            b.sector_count,
+            b.lba
+        )?;
+    }
+    for b in &et.images {
+        if let Some(p) = &b.path {
+            writeln!(out, "El Torito img path : {:>3}  {p}", b.number)?;
+        }
+        if !b.opts.is_empty() {
+            writeln!(
+                out,
+                "El Torito img opts : {:>3}  {}",
+                b.number,
+                b.opts.join(" ")
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// System area lines in the wording of `xorriso -report_system_area plain`.
+fn write_system_area(
+    out: &mut dyn Write,
+    sa: &isoforge::read::sysarea::SystemArea,
+) -> std::io::Result<()> {
+    if sa.summary.is_empty() {
+        writeln!(
+            out,
+            "System area        : {}",
+            if sa.all_zero {
+                "all zero"
+            } else {
+                "no partition table recognised"
+            }
+        )?;
+        return Ok(());
+    }
+    writeln!(out, "System area summary: {}", sa.summary.join(" "))?;
+    writeln!(out, "ISO image size/512 : {}", sa.iso_image_size_512)?;
+    writeln!(out, "Partition offset   : {}", sa.partition_offset)?;
+    if let Some(m) = &sa.mbr {
+        writeln!(out, "MBR heads per cyl  : {}", m.heads_per_cyl)?;
+        writeln!(out, "MBR secs per head  : {}", m.secs_per_head)?;
+        writeln!(
+            out,
+            "MBR partition table:   N Status  Type        Start       Blocks"
+        )?;
+        for p in &m.partitions {
+            writeln!(
+                out,
+                "MBR partition      : {:>3}   0x{:02x}  0x{:02x}  {:>11}  {:>11}",
+                p.number, p.status, p.ptype, p.start, p.blocks
+            )?;
+        }
+    }
+    if let Some(g) = &sa.gpt {
+        writeln!(out, "GPT disk GUID      : {}", g.disk_guid_hex)?;
+        writeln!(
+            out,
+            "GPT entry array    : {}  {}  {}",
+            g.entries_lba,
+            g.num_entries,
+            if g.overlapping {
+                "overlapping"
+            } else {
+                "separated"
+            }
+        )?;
+        writeln!(
+            out,
+            "GPT lba range      : {}  {}  {}",
+            g.first_usable_lba, g.last_usable_lba, g.backup_lba
+        )?;
+        if !g.header_crc_ok || g.entries_crc_ok == Some(false) {
+            writeln!(
+                out,
+                "GPT CRC            : header {} entries {}",
+                g.header_crc_ok,
+                g.entries_crc_ok.map_or("unread".into(), |b| b.to_string())
+            )?;
+        }
+        for p in &g.partitions {
+            writeln!(out, "GPT partition name : {:>3}  {}", p.number, p.name)?;
+            writeln!(
+                out,
+                "GPT partition GUID : {:>3}  {}",
+                p.number, p.unique_guid_hex
+            )?;
+            writeln!(
+                out,
+                "GPT type GUID      : {:>3}  {}",
+                p.number, p.type_guid_hex
+            )?;
+            writeln!(
+                out,
+                "GPT partition flags: {:>3}  0x{:016x}",
+                p.number, p.attributes
+            )?;
+            writeln!(
+                out,
+                "GPT start and size : {:>3}  {}  {}",
+                p.number, p.first_lba, p.blocks
+            )?;
+        }
+    }
+    if let Some(a) = &sa.apm {
+        writeln!(out, "APM block size     : {}", a.block_size)?;
+        for p in &a.partitions {
+            writeln!(out, "APM partition name : {:>3}  {}", p.number, p.name)?;
+            writeln!(out, "APM partition type : {:>3}  {}", p.number, p.ptype)?;
+        }
+    }
+    Ok(())
 }

@@ -194,7 +194,7 @@ pub struct DirRecordSpec<'a> {
 impl DirRecordSpec<'_> {
     /// The encoded length, or `None` if it exceeds 255 bytes.
     pub fn encoded_len(&self) -> Option<usize> {
-        let pad = usize::from(self.name.len() % 2 == 0);
+        let pad = usize::from(self.name.len().is_multiple_of(2));
         33usize
             .checked_add(self.name.len())?
             .checked_add(pad)?
@@ -222,7 +222,7 @@ impl DirRecordSpec<'_> {
         };
         out.extend_from_slice(hdr.as_bytes());
         out.extend_from_slice(self.name);
-        if self.name.len() % 2 == 0 {
+        if self.name.len().is_multiple_of(2) {
             out.push(0);
         }
         out.extend_from_slice(self.system_use);

@@ -3,7 +3,7 @@
 //! sequences, ISO 9660:1999 an enhanced one with version 2), boot record
 //! (type 0) and terminator (type 255) share one 2048-byte layout.
 
-use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
+use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 use crate::error::{FormatError, Result};
 use crate::num::{Be32, Both16, Both32, Le32, Mismatch};
@@ -224,7 +224,7 @@ impl VolumeDescriptor {
         ) {
             return Err(FormatError::BadValue {
                 what: "volume descriptor type",
-                value: u64::from(sector[0]),
+                value: u64::from(sector.first().copied().unwrap_or(0)),
             });
         }
         let (raw, _) =
@@ -348,13 +348,23 @@ impl BootRecord {
 
     /// Encodes an El Torito boot record pointing at `catalog_lba`.
     pub fn encode_el_torito(catalog_lba: u32) -> [u8; 2048] {
-        let mut s = [0u8; 2048];
-        s[0] = 0;
-        s[1..6].copy_from_slice(STANDARD_ID);
-        s[6] = 1;
-        s[7..7 + EL_TORITO_ID.len()].copy_from_slice(EL_TORITO_ID);
-        s[71..75].copy_from_slice(&catalog_lba.to_le_bytes());
-        s
+        let mut raw = RawVolumeDescriptor::new_zeroed();
+        raw.vd_type = 0;
+        raw.standard_id = *STANDARD_ID;
+        raw.version = 1;
+        // Boot system identifier (BP 8-39) then boot identifier (BP 40-71)
+        // share the raw struct's flags/system_id/volume_id bytes.
+        let bytes = raw.as_mut_bytes();
+        let fill = |b: &mut [u8], at: usize, v: &[u8]| {
+            if let Some(dst) = at.checked_add(v.len()).and_then(|end| b.get_mut(at..end)) {
+                dst.copy_from_slice(v);
+            }
+        };
+        fill(bytes, 7, EL_TORITO_ID);
+        fill(bytes, 71, &catalog_lba.to_le_bytes());
+        let mut out = [0u8; 2048];
+        out.copy_from_slice(raw.as_bytes());
+        out
     }
 }
 
@@ -393,7 +403,6 @@ pub fn volume_structure(sector: &[u8]) -> Option<VolumeStructure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zerocopy::FromZeros;
 
     fn pvd() -> [u8; 2048] {
         let mut raw = RawVolumeDescriptor::new_zeroed();

@@ -157,7 +157,7 @@ impl<'a, S: ReadAt> FileReader<'a, S> {
         self.read_stored_at(hsize.into(), &mut table)?;
         let pointers: Vec<u32> = table
             .chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .map(|c| u32::from_le_bytes(<[u8; 4]>::try_from(c).unwrap_or_default()))
             .collect();
         let mut prev = u64::from(hsize) + table_len;
         for &ptr in &pointers {
@@ -229,9 +229,11 @@ impl<'a, S: ReadAt> FileReader<'a, S> {
                     .z
                     .as_mut()
                     .ok_or_else(|| Error::InvalidInput("not compressed".into()))?;
-                if z.buf_pos < z.buf.len() {
-                    let n = (z.buf.len() - z.buf_pos).min(buf.len());
-                    buf[..n].copy_from_slice(&z.buf[z.buf_pos..z.buf_pos + n]);
+                let avail = z.buf.get(z.buf_pos..).unwrap_or_default();
+                if !avail.is_empty() {
+                    let n = avail.len().min(buf.len());
+                    let (dst, src) = (buf.iter_mut(), avail.iter());
+                    dst.zip(src).for_each(|(d, s)| *d = *s);
                     z.buf_pos += n;
                     return Ok(n);
                 }
@@ -248,8 +250,8 @@ impl<'a, S: ReadAt> FileReader<'a, S> {
                 continue;
             }
             let n = (len - self.pos_in).min(buf.len() as u64) as usize;
-            self.img
-                .read_at("file data", off + self.pos_in, &mut buf[..n])?;
+            let dst = buf.get_mut(..n).unwrap_or_default();
+            self.img.read_at("file data", off + self.pos_in, dst)?;
             self.pos_in += n as u64;
             return Ok(n);
         }
@@ -265,7 +267,7 @@ impl<'a, S: ReadAt> FileReader<'a, S> {
             if n == 0 {
                 return Ok(total);
             }
-            out.write_all(&buf[..n])?;
+            out.write_all(buf.get(..n).unwrap_or_default())?;
             total += n as u64;
         }
     }

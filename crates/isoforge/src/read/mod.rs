@@ -12,6 +12,10 @@
     clippy::expect_used,
     clippy::panic
 )]
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)
+)]
 
 mod dir;
 mod file;
@@ -501,10 +505,7 @@ impl<S: ReadAt> Image<S> {
         let root = DirRecord::parse(&root)
             .map_err(|e| Error::format("root directory record", 16 * 2048 + 156, e))?;
         let first =
-            match self.read_extent("root directory", root.extent, SECTOR as u32, SECTOR as u32) {
-                Ok(b) => b,
-                Err(e) => return Err(e),
-            };
+            self.read_extent("root directory", root.extent, SECTOR as u32, SECTOR as u32)?;
         let root_off = block_offset(root.extent, self.info.block_size).unwrap_or(0);
         let dot = DirRecord::parse(&first)
             .map_err(|e| Error::format("root directory \".\" record", root_off, e))?;
