@@ -49,6 +49,8 @@ pub enum Command {
     Checksum(commands::checksum::Args),
     /// Verify an image against digests, a signed SUMS file or an implanted MD5.
     Verify(commands::verify::Args),
+    /// Compare two images: descriptors, boot records, partitions, files.
+    Diff(commands::diff::Args),
     /// Implant an isomd5sum-compatible MD5 into an image.
     #[command(name = "implant-md5")]
     ImplantMd5(commands::implant_md5::Args),

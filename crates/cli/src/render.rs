@@ -107,6 +107,7 @@ pub fn entry_json(e: &Entry) -> Value {
         "extents": e.extents.iter().map(|x: &Extent| json!({"lba": x.lba, "len": x.len})).collect::<Vec<_>>(),
         "zisofs": e.zisofs.is_some(),
         "hidden": e.hidden,
+        "record_offset": e.record_offset,
     })
 }
 

@@ -8,6 +8,7 @@ use crate::args::{Cli, Command};
 
 pub mod cat;
 pub mod checksum;
+pub mod diff;
 pub mod extract;
 pub mod implant_md5;
 pub mod info;
@@ -20,7 +21,6 @@ pub enum Outcome {
     /// Everything held: exit 0.
     Ok,
     /// A verification failed or images differ: exit 1.
-    #[allow(dead_code)] // produced by the integrity commands
     Failed,
 }
 
@@ -33,6 +33,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         Command::Extract(a) => extract::run(cli, a, out),
         Command::Checksum(a) => checksum::run(cli, a, out),
         Command::Verify(a) => verify::run(cli, a, out),
+        Command::Diff(a) => diff::run(cli, a, out),
         Command::ImplantMd5(a) => implant_md5::run(cli, a, out),
     }
 }
