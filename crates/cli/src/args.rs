@@ -7,7 +7,7 @@ use crate::commands;
 
 /// Inspect, extract, create, verify and modify ISO 9660 disc images.
 #[derive(Debug, Parser)]
-#[command(name = "isoforge", version, about, propagate_version = true)]
+#[command(name = "isoforge", version, about)]
 pub struct Cli {
     /// Print only errors.
     #[arg(short, long, global = true)]
@@ -45,6 +45,8 @@ pub enum Command {
     Cat(commands::cat::Args),
     /// Extract files from an image into a directory.
     Extract(commands::extract::Args),
+    /// Create an image from host directories and files.
+    Create(commands::create::Args),
     /// Compute digests of an image in one read.
     Checksum(commands::checksum::Args),
     /// Verify an image against digests, a signed SUMS file or an implanted MD5.

@@ -8,6 +8,7 @@ use crate::args::{Cli, Command};
 
 pub mod cat;
 pub mod checksum;
+pub mod create;
 pub mod diff;
 pub mod extract;
 pub mod implant_md5;
@@ -31,6 +32,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         Command::Ls(a) => ls::run(cli, a, out),
         Command::Cat(a) => cat::run(cli, a, out),
         Command::Extract(a) => extract::run(cli, a, out),
+        Command::Create(a) => create::run(cli, a, out),
         Command::Checksum(a) => checksum::run(cli, a, out),
         Command::Verify(a) => verify::run(cli, a, out),
         Command::Diff(a) => diff::run(cli, a, out),

@@ -1,0 +1,263 @@
+//! Phase 2 of writing: every block in LBA order, in one pass, to any `Write`.
+
+use std::io::Write;
+
+use isoforge_format::ecma119::dirrec::{DirRecordSpec, FileFlags};
+use isoforge_format::ecma119::path_table::PathTableRecord;
+use isoforge_format::ecma119::volume::{RawVolumeDescriptor, STANDARD_ID};
+use isoforge_format::num::{Be32, Both16, Both32, Le32};
+use isoforge_format::strings::{encode_ucs2be, pad_field};
+use isoforge_format::susp::Continuation;
+use isoforge_format::time::IsoTime;
+use isoforge_format::SECTOR;
+use zerocopy::{FromZeros, IntoBytes};
+
+use super::plan::{pack, NsTree, Plan};
+use super::rockridge::dir_time;
+use crate::error::{Error, Result};
+
+/// What was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteSummary {
+    /// Bytes written.
+    pub bytes: u64,
+    /// Files whose data was written (shared extents count once).
+    pub files: u64,
+}
+
+/// Counts bytes written so the emitter can check every block lands where
+/// the plan put it.
+struct Counting<'a> {
+    out: &'a mut dyn Write,
+    pos: u64,
+    progress: &'a dyn Fn(u64),
+}
+
+impl Counting<'_> {
+    fn put(&mut self, b: &[u8]) -> Result<()> {
+        self.out.write_all(b)?;
+        self.pos += b.len() as u64;
+        (self.progress)(b.len() as u64);
+        Ok(())
+    }
+    fn zeros(&mut self, mut n: u64) -> Result<()> {
+        let z = [0u8; SECTOR];
+        while n > 0 {
+            let k = n.min(SECTOR as u64) as usize;
+            self.put(z.get(..k).unwrap_or_default())?;
+            n -= k as u64;
+        }
+        Ok(())
+    }
+    fn pad_to_block(&mut self) -> Result<()> {
+        let r = self.pos % SECTOR as u64;
+        if r != 0 {
+            self.zeros(SECTOR as u64 - r)?;
+        }
+        Ok(())
+    }
+    fn at(&self, lba: u32) -> Result<()> {
+        if self.pos != u64::from(lba) * SECTOR as u64 {
+            return Err(Error::InvalidInput(format!(
+                "internal layout error: at byte {} instead of block {lba}",
+                self.pos
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn text_field(s: &str, field: &mut [u8], joliet: bool) {
+    if joliet {
+        let mut v = Vec::new();
+        encode_ucs2be(s, &mut v);
+        v.truncate(field.len() & !1);
+        field.fill(0);
+        // UCS-2 fields pad with spaces (0x00 0x20).
+        for pair in field.chunks_exact_mut(2) {
+            pair.copy_from_slice(&[0, b' ']);
+        }
+        for (o, b) in field.iter_mut().zip(&v) {
+            *o = *b;
+        }
+    } else {
+        pad_field(s.as_bytes(), field);
+    }
+}
+
+impl Plan {
+    fn volume_descriptor(&self, t: &NsTree, vd_type: u8, version: u8) -> Result<[u8; SECTOR]> {
+        let o = &self.b.opts;
+        let joliet = t.joliet;
+        let mut raw = RawVolumeDescriptor::new_zeroed();
+        raw.vd_type = vd_type;
+        raw.standard_id = *STANDARD_ID;
+        raw.version = version;
+        text_field(&o.system_id, &mut raw.system_id, joliet);
+        text_field(&o.volume_id, &mut raw.volume_id, joliet);
+        raw.volume_space_size = Both32::new(self.total_blocks);
+        if joliet {
+            // Escape sequence for UCS-2 level 3.
+            raw.escape_sequences[..3].copy_from_slice(&[0x25, 0x2F, 0x45]);
+        }
+        raw.volume_set_size = Both16::new(1);
+        raw.volume_sequence_number = Both16::new(1);
+        raw.logical_block_size = Both16::new(SECTOR as u16);
+        raw.path_table_size = Both32::new(t.table_size);
+        raw.l_path_table = Le32::new(t.l_table);
+        raw.m_path_table = Be32::new(t.m_table);
+        let root = t
+            .dirs
+            .first()
+            .ok_or_else(|| Error::InvalidInput("no root directory".into()))?;
+        let mut rec = Vec::with_capacity(34);
+        DirRecordSpec {
+            ear_len: 0,
+            extent: root.lba,
+            data_len: root.size,
+            recorded: dir_time(
+                self.b
+                    .nodes
+                    .first()
+                    .map(|n| n.meta.mtime)
+                    .unwrap_or_default(),
+            ),
+            flags: FileFlags::DIRECTORY,
+            name: &[0],
+            system_use: &[],
+        }
+        .encode(&mut rec)
+        .map_err(|e| Error::InvalidInput(format!("root record: {e}")))?;
+        raw.root_record
+            .copy_from_slice(rec.get(..34).unwrap_or(&[0; 34]));
+        text_field("", &mut raw.volume_set_id, joliet);
+        text_field(&o.publisher, &mut raw.publisher_id, joliet);
+        text_field(&o.preparer, &mut raw.preparer_id, joliet);
+        text_field(&o.application, &mut raw.application_id, joliet);
+        text_field("", &mut raw.copyright_file_id, joliet);
+        text_field("", &mut raw.abstract_file_id, joliet);
+        text_field("", &mut raw.bibliographic_file_id, joliet);
+        let t0 = IsoTime {
+            unix: self.volume_time.secs,
+            nanos: 0,
+            offset_quarters: 0,
+        };
+        raw.creation = IsoTime::to_dec_bytes(Some(&t0));
+        raw.modification = IsoTime::to_dec_bytes(Some(&t0));
+        raw.expiration = IsoTime::to_dec_bytes(None);
+        raw.effective = IsoTime::to_dec_bytes(Some(&t0));
+        raw.file_structure_version = version;
+        raw.application_use.fill(b' ');
+        let mut out = [0u8; SECTOR];
+        out.copy_from_slice(raw.as_bytes());
+        Ok(out)
+    }
+
+    fn path_table(&self, t: &NsTree, big_endian: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, d) in t.dirs.iter().enumerate() {
+            let name: &[u8] = if i == 0 {
+                &[0]
+            } else {
+                self.dir_ident(t, d.node)
+            };
+            PathTableRecord {
+                ear_len: 0,
+                extent: d.lba,
+                parent: u16::try_from(d.parent + 1).unwrap_or(1),
+                name,
+            }
+            .encode(big_endian, &mut out);
+        }
+        out
+    }
+
+    /// The continuation areas that follow ISO directory `dir`, starting at block `start`.
+    fn ce_area(&self, dir: usize, start: u32, blocks: u32) -> Vec<u8> {
+        let mut area = vec![0u8; blocks as usize * SECTOR];
+        for c in self.ce_chunks.iter().filter(|c| c.dir == dir) {
+            let mut bytes = c.bytes.clone();
+            if let Some((b, o, l)) = c.next {
+                Continuation {
+                    block: start + b,
+                    offset: o,
+                    len: l,
+                }
+                .encode(&mut bytes);
+            }
+            let at = c.rel_block as usize * SECTOR + c.offset as usize;
+            if let Some(dst) = area.get_mut(at..at + bytes.len()) {
+                dst.copy_from_slice(&bytes);
+            }
+        }
+        area
+    }
+
+    /// Writes the image. `progress` is told how many bytes went out.
+    pub fn write_to<W: Write>(&self, mut out: W, progress: &dyn Fn(u64)) -> Result<WriteSummary> {
+        self.write_dyn(&mut out, progress)
+    }
+
+    fn write_dyn(&self, out: &mut dyn Write, progress: &dyn Fn(u64)) -> Result<WriteSummary> {
+        let mut w = Counting {
+            out,
+            pos: 0,
+            progress,
+        };
+        w.zeros(16 * SECTOR as u64)?;
+        w.put(&self.volume_descriptor(&self.iso, 1, 1)?)?;
+        if self.b.opts.level == 4 {
+            w.put(&self.volume_descriptor(&self.iso, 2, 2)?)?;
+        }
+        if let Some(j) = &self.joliet {
+            w.put(&self.volume_descriptor(j, 2, 1)?)?;
+        }
+        let mut term = [0u8; SECTOR];
+        term[0] = 255;
+        term[1..6].copy_from_slice(STANDARD_ID);
+        term[6] = 1;
+        w.put(&term)?;
+        for t in std::iter::once(&self.iso).chain(self.joliet.as_ref()) {
+            w.at(t.l_table)?;
+            w.put(&self.path_table(t, false))?;
+            w.pad_to_block()?;
+            w.at(t.m_table)?;
+            w.put(&self.path_table(t, true))?;
+            w.pad_to_block()?;
+        }
+        for t in std::iter::once(&self.iso).chain(self.joliet.as_ref()) {
+            for (i, d) in t.dirs.iter().enumerate() {
+                w.at(d.lba)?;
+                let (records, _) = self.dir_records(t, i)?;
+                let bytes = pack(&records);
+                if bytes.len() != d.size as usize {
+                    return Err(Error::InvalidInput(
+                        "internal layout error: directory size changed".into(),
+                    ));
+                }
+                w.put(&bytes)?;
+                if d.ce_blocks > 0 {
+                    w.put(&self.ce_area(i, d.lba + d.size / SECTOR as u32, d.ce_blocks))?;
+                }
+            }
+        }
+        let mut files = 0u64;
+        for d in &self.data {
+            w.at(d.lba)?;
+            let n = self.read_source(d.node, &mut |chunk| w.put(chunk))?;
+            if n != d.size {
+                return Err(Error::InvalidInput(
+                    "internal layout error: file size".into(),
+                ));
+            }
+            w.pad_to_block()?;
+            files += 1;
+        }
+        w.zeros(u64::from(self.total_blocks) * SECTOR as u64 - w.pos)?;
+        w.out.flush()?;
+        Ok(WriteSummary {
+            bytes: w.pos,
+            files,
+        })
+    }
+}

@@ -1,0 +1,15 @@
+//! The image writer. A [`Builder`] collects the tree; [`Builder::plan`]
+//! assigns names in every name space and the LBA of every block (so the image
+//! size is known before a byte of data is read); [`Plan::write_to`] then
+//! streams descriptors, path tables, directories and file data in LBA order,
+//! in one pass, to any `Write`.
+
+pub mod builder;
+pub mod emit;
+pub mod names;
+pub mod plan;
+pub mod rockridge;
+
+pub use builder::{BuildOptions, Builder, FileSource, Meta, NodeId, RrVersion, Time};
+pub use emit::WriteSummary;
+pub use plan::Plan;
