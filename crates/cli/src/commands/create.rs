@@ -144,11 +144,13 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
         .tempfile_in(&dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     {
-        let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
+        let mut w = BufWriter::with_capacity(1 << 20, SparseFile { f: tmp.as_file(), pos: 0 });
         plan.write_to(&mut w, &|n| bar.inc(n))
             .with_context(|| format!("writing {}", target.display()))?;
         w.flush()?;
     }
+    // Runs of zeros were skipped; the length covers them.
+    tmp.as_file().set_len(plan.image_len())?;
     tmp.as_file().sync_all()?;
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))?;
@@ -156,4 +158,28 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
         .with_context(|| format!("cannot rename the finished image to {}", target.display()))?;
     bar.finish_and_clear();
     Ok(Outcome::Ok)
+}
+
+/// Writes to a file, leaving holes where whole 64 KiB pieces are zero, so
+/// images of sparse inputs stay sparse and zero padding costs no disk.
+struct SparseFile<'a> {
+    f: &'a std::fs::File,
+    pos: u64,
+}
+
+impl Write for SparseFile<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        const PIECE: usize = 64 * 1024;
+        for piece in buf.chunks(PIECE) {
+            if piece.len() < PIECE || piece.iter().any(|&b| b != 0) {
+                self.f.write_all_at(piece, self.pos)?;
+            }
+            self.pos += piece.len() as u64;
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
