@@ -135,6 +135,13 @@ fn parse_cleartext(text: &[u8]) -> Result<CleartextSignedMessage> {
     let t = std::str::from_utf8(text)
         .map_err(|_| Error::InvalidInput("clear-signed SUMS file is not UTF-8".into()))?;
     let t = t.trim_start_matches('\u{feff}').trim_start();
+    // Whatever follows the signature block is not signed: drop it, as gpg does.
+    // Dash-escaping keeps a signed line from starting with "-----".
+    const END: &str = "\n-----END PGP SIGNATURE-----";
+    let t = match t.find(END) {
+        Some(i) => t.get(..i + END.len()).unwrap_or(t),
+        None => t,
+    };
     CleartextSignedMessage::from_string(t)
         .map(|(m, _)| m)
         .map_err(|e| Error::InvalidInput(format!("malformed clear-signed SUMS file: {e}")))
@@ -266,13 +273,6 @@ fn check_one(
         ));
     };
     let fingerprint = hex(&key.primary_key.fingerprint());
-    let verified = match sub {
-        Some(s) => sig.verify(&s.key, data),
-        None => sig.verify(&key.primary_key, data),
-    };
-    if let Err(e) = verified {
-        return Err(format!("bad signature by {fingerprint}: the SUMS file was altered or the signature is corrupt ({e})"));
-    }
     match sig.hash_alg() {
         Some(HashAlgorithm::Sha1 | HashAlgorithm::Md5 | HashAlgorithm::Ripemd160) | None => {
             return Err(format!(
@@ -281,6 +281,13 @@ fn check_one(
             ));
         }
         _ => {}
+    }
+    let verified = match sub {
+        Some(s) => sig.verify(&s.key, data),
+        None => sig.verify(&key.primary_key, data),
+    };
+    if let Err(e) = verified {
+        return Err(format!("bad signature by {fingerprint}: the SUMS file was altered or the signature is corrupt ({e})"));
     }
     if let (Some(created), Some(d)) = (sig.created(), sig.signature_expiration_time()) {
         if expired(created, Some(d), now) {
@@ -374,12 +381,11 @@ fn subkey_state(
     let mut binding: Option<&Signature> = None;
     for s in &sub.signatures {
         match s.typ() {
-            Some(SignatureType::SubkeyRevocation) => {
+            Some(SignatureType::SubkeyRevocation)
                 if s.verify_subkey_binding(pk, &sub.key).is_ok()
-                    || s.verify_key_third_party(&sub.key, pk).is_ok()
-                {
-                    return Err(format!("subkey {sfp} of key {fp} is revoked"));
-                }
+                    || s.verify_key_third_party(&sub.key, pk).is_ok() =>
+            {
+                return Err(format!("subkey {sfp} of key {fp} is revoked"));
             }
             Some(SignatureType::SubkeyBinding) => {
                 if s.verify_subkey_binding(pk, &sub.key).is_err() {
