@@ -4,6 +4,8 @@
 //! A test whose tool is missing prints why and passes, unless
 //! `ISOFORGE_REQUIRE_ORACLES=1`, when it fails.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

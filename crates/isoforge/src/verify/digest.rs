@@ -252,6 +252,7 @@ pub(crate) fn run_pass<S: ReadAt + ?Sized>(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -190,6 +190,7 @@ pub fn select<'a>(entries: &'a [SumsEntry], name: &str) -> Result<Vec<&'a SumsEn
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
