@@ -1,18 +1,165 @@
-//! Not built yet.
+//! `isoforge verify`: digests, a (signed) SUMS file and the implanted MD5,
+//! all from one read of the image.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use isoforge::verify::{verify, Algo, Status, SumsInput, VerifyRequest};
+use isoforge::ReadAt;
 
 use crate::args::Cli;
 use crate::commands::Outcome;
+use crate::progress::bytes_bar;
+
+/// Largest SUMS, signature or keyring file read.
+const MAX_AUX: u64 = 64 << 20;
 
 /// Options.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The image.
-    pub image: std::path::PathBuf,
+    pub image: PathBuf,
+    /// Expected SHA-256 (hex).
+    #[arg(long, value_name = "HEX")]
+    pub sha256: Option<String>,
+    /// Expected SHA-512 (hex).
+    #[arg(long, value_name = "HEX")]
+    pub sha512: Option<String>,
+    /// Expected SHA-1 (hex).
+    #[arg(long, value_name = "HEX")]
+    pub sha1: Option<String>,
+    /// Expected MD5 (hex).
+    #[arg(long, value_name = "HEX")]
+    pub md5: Option<String>,
+    /// A SUMS file (GNU or BSD style; may be clear-signed).
+    #[arg(long, value_name = "FILE")]
+    pub sums: Option<PathBuf>,
+    /// The name to look up in the SUMS file (default: the image's file name).
+    #[arg(long, requires = "sums")]
+    pub name: Option<String>,
+    /// A detached signature over the SUMS file (binary or armored).
+    #[arg(long, value_name = "SIG", requires_all = ["sums", "keyring"])]
+    pub signature: Option<PathBuf>,
+    /// The public keys to trust (binary or armored).
+    #[arg(long, value_name = "KEYS", requires = "sums")]
+    pub keyring: Option<PathBuf>,
+    /// Check the isomd5sum tag implanted in the image.
+    #[arg(long)]
+    pub implanted_md5: bool,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn read_small(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    let f = File::open(path).with_context(|| format!("{what} {}", path.display()))?;
+    let mut buf = Vec::new();
+    f.take(MAX_AUX + 1)
+        .read_to_end(&mut buf)
+        .with_context(|| format!("{what} {}", path.display()))?;
+    if buf.len() as u64 > MAX_AUX {
+        anyhow::bail!("{what} {}: larger than {MAX_AUX} bytes", path.display());
+    }
+    Ok(buf)
 }
 
 /// Runs the command.
-pub fn run(_cli: &Cli, _args: &Args, _out: &mut dyn Write) -> anyhow::Result<Outcome> {
-    anyhow::bail!("this command is not available in this build yet")
+pub fn run(cli: &Cli, args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let name = match &args.name {
+        Some(n) => n.clone(),
+        None => args
+            .image
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    let mut req = VerifyRequest::new(name).implanted_md5(args.implanted_md5);
+    for (algo, hex) in [
+        (Algo::Sha256, &args.sha256),
+        (Algo::Sha512, &args.sha512),
+        (Algo::Sha1, &args.sha1),
+        (Algo::Md5, &args.md5),
+    ] {
+        if let Some(h) = hex {
+            req = req.expect(algo, h.clone());
+        }
+    }
+    if let Some(s) = &args.sums {
+        let sums = SumsInput {
+            text: read_small(s, "SUMS file")?,
+            signature: args
+                .signature
+                .as_deref()
+                .map(|p| read_small(p, "signature"))
+                .transpose()?,
+            keyring: args
+                .keyring
+                .as_deref()
+                .map(|p| read_small(p, "keyring"))
+                .transpose()?,
+        };
+        req = req.sums(sums);
+    }
+    if req.expected.is_empty() && req.sums.is_none() && !req.implanted_md5 {
+        anyhow::bail!(
+            "nothing to verify: give --sha256/--sha512/--sha1/--md5, --sums or --implanted-md5"
+        );
+    }
+
+    let image = args.image.display().to_string();
+    let file = File::open(&args.image).with_context(|| image.clone())?;
+    let size = ReadAt::size(&file).with_context(|| image.clone())?;
+    let bar = bytes_bar(size, cli.quiet, "verify");
+    let progress = |n: u64| bar.set_position(n);
+    let report = verify(&file, &req, Some(&progress)).with_context(|| image.clone())?;
+    bar.finish_and_clear();
+
+    if args.json {
+        let v = serde_json::json!({
+            "file": image,
+            "ok": report.ok(),
+            "checks": report.checks,
+            "signer": report.signer,
+            "notes": report.notes,
+        });
+        serde_json::to_writer_pretty(&mut *out, &v)?;
+        writeln!(out)?;
+    } else {
+        for c in &report.checks {
+            let status = match c.status {
+                Status::Ok => "OK",
+                Status::Failed => "FAILED",
+            };
+            writeln!(out, "{status:<7}{}: {}", c.name, c.detail)?;
+        }
+        if let Some(s) = &report.signer {
+            writeln!(out, "signed by key {}", s.fingerprint)?;
+            if let Some(sub) = &s.subkey_fingerprint {
+                writeln!(out, "  (with subkey {sub})")?;
+            }
+            if let Some(u) = &s.user_id {
+                writeln!(out, "  user id: {u}")?;
+            }
+        }
+        for n in &report.notes {
+            writeln!(out, "note: {n}")?;
+        }
+        writeln!(
+            out,
+            "{image}: {}",
+            if report.ok() { "OK" } else { "FAILED" }
+        )?;
+    }
+    if !report.ok() && !cli.quiet {
+        for c in report.checks.iter().filter(|c| !c.is_ok()) {
+            eprintln!("isoforge: {image}: {} failed: {}", c.name, c.detail);
+        }
+    }
+    Ok(if report.ok() {
+        Outcome::Ok
+    } else {
+        Outcome::Failed
+    })
 }
