@@ -144,7 +144,13 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
         .tempfile_in(&dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     {
-        let mut w = BufWriter::with_capacity(1 << 20, SparseFile { f: tmp.as_file(), pos: 0 });
+        let mut w = BufWriter::with_capacity(
+            1 << 20,
+            SparseFile {
+                f: tmp.as_file(),
+                pos: 0,
+            },
+        );
         plan.write_to(&mut w, &|n| bar.inc(n))
             .with_context(|| format!("writing {}", target.display()))?;
         w.flush()?;

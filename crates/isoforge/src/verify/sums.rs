@@ -281,7 +281,7 @@ mod tests {
             " ",
             "zz  x.iso",
             "abc  x.iso",
-            &format!("{H256}"),
+            H256,
             &format!("{H256}  "),
             &format!("{}g  x.iso", &H256[..63]),
             "SHA256 (x.iso) = abc",

@@ -546,6 +546,10 @@ impl Builder {
     }
 }
 
+/// System use entries that go to continuation areas, per record
+/// (directory, slot, multi-extent section).
+pub(crate) type Overflow = Vec<((usize, usize, usize), Vec<Vec<u8>>)>;
+
 /// Inputs to one record besides its place.
 struct Rec<'a> {
     extent: u32,
@@ -770,9 +774,9 @@ impl Plan {
         &self,
         r: Rec<'_>,
         key: (usize, usize, usize),
-        overflow: &mut Vec<((usize, usize, usize), Vec<Vec<u8>>)>,
+        overflow: &mut Overflow,
     ) -> Result<Vec<u8>> {
-        let pad = usize::from(r.name.len() % 2 == 0);
+        let pad = usize::from(r.name.len().is_multiple_of(2));
         let avail = 255usize.saturating_sub(33 + r.name.len() + pad);
         let total: usize = r.su.iter().map(Vec::len).sum();
         let mut su: Vec<u8> = Vec::with_capacity(total.min(avail));
