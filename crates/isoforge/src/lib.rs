@@ -31,6 +31,7 @@ pub mod options;
 pub mod read;
 pub mod source;
 pub mod verify;
+pub mod write;
 
 pub use error::{Diagnostic, Error, Result};
 pub use isoforge_format::time::IsoTime;

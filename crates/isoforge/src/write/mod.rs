@@ -1,0 +1,3 @@
+//! The image writer.
+
+pub mod names;
