@@ -34,17 +34,19 @@
 //!   resolved in byte order of the original names: the first keeps its
 //!   name, the others get a counter at the end of the name part, before the
 //!   extension: `_1`, `_2`, ... at levels 1 to 3 (d-characters only), `~1`,
-//!   `~2`, ... at level 4 and in Joliet. The counter replaces the end of the
-//!   name part so the length limit still holds, and skips every name already
-//!   taken in the directory, so a suffixed name never takes a name that
-//!   another child keeps unchanged.
+//!   `~2`, ... at level 4 and in Joliet. Each clashing name counts from 1.
+//!   The counter replaces the end of the name part so the length limit still
+//!   holds, and skips every name already taken in the directory, so a
+//!   suffixed name never takes a name that another child keeps unchanged.
+//!   Counters are decimal; at level 1 a counter past 9999999 (which would
+//!   not fit in 8 characters with its `_`) is written in base 36.
 //!
 //! Joliet identifiers carry no `;1`: genisoimage 1.1.11 and xorriso 1.5.4
 //! (`-as mkisofs -J` and native `-joliet on`) record none, and readers strip
 //! it when present.
 
 use std::cmp::Ordering;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use isoforge_format::strings::{encode_ucs2be, is_d_char};
 
@@ -171,11 +173,15 @@ pub fn assign(ns: Namespace, children: &[Child<'_>]) -> (Vec<Vec<u8>>, Vec<Renam
         }
     }
 
-    // Pass 2: the rest get the smallest free counter, in sorted order.
+    // Pass 2: the rest get counters, in sorted order. Counters count up per
+    // clashing name, so a directory of many clashing names takes linear time.
+    let mut next: HashMap<String, u64> = HashMap::new();
     for (idx, child, rules, mapped, plain, truncated) in pending {
         let max_digits = rules.max_suffix().saturating_sub(1);
+        let group = rules.key(&plain);
+        let first = next.get(&group).copied().unwrap_or(1);
         let mut chosen = None;
-        for n in 1..=u64::MAX {
+        for n in first..=u64::MAX {
             let Some(digits) = counter(n, max_digits) else {
                 // Unreachable: 36^max_digits exceeds any directory that
                 // fits in memory (max_digits >= 7).
@@ -187,6 +193,7 @@ pub fn assign(ns: Namespace, children: &[Child<'_>]) -> (Vec<Vec<u8>>, Vec<Renam
             };
             if used.insert(rules.key(&candidate)) {
                 chosen = Some(candidate);
+                next.insert(group, n.saturating_add(1));
                 break;
             }
         }
@@ -836,6 +843,32 @@ mod tests {
         let got = ids(J, &ch);
         assert_eq!(got[0], n);
         assert_eq!(got[1], format!("{}~1", "x".repeat(62)));
+    }
+
+    #[test]
+    fn many_clashes_stay_fast_and_unique() {
+        let names: Vec<String> = (0..20_000)
+            .map(|i| format!("img_20230101_{i:05}.jpg"))
+            .chain(std::iter::repeat_n("a".to_string(), 20_000))
+            .collect();
+        let ch: Vec<Child<'_>> = names
+            .iter()
+            .map(|name| Child {
+                name,
+                is_dir: false,
+            })
+            .collect();
+        let start = std::time::Instant::now();
+        let (out, renamed) = assign(L1, &ch);
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
+        assert_eq!(out.iter().collect::<HashSet<_>>().len(), ch.len());
+        assert_eq!(out[0], b"IMG_2023.JPG;1");
+        assert_eq!(out[1], b"IMG_20_1.JPG;1");
+        // Counter 2023 would give "IMG_2023", the name the first one keeps.
+        assert_eq!(out[2023], b"IMG_2024.JPG;1");
+        assert_eq!(out[19_999], b"IM_20000.JPG;1");
+        assert_eq!(out[20_001], b"A_1.;1");
+        assert_eq!(renamed.len(), 20_000 + 19_999);
     }
 
     #[test]
