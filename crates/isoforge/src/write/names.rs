@@ -215,6 +215,8 @@ pub fn assign(ns: Namespace, children: &[Child<'_>]) -> (Vec<Vec<u8>>, Vec<Renam
             },
         );
     }
+    // Stable: for equal originals the unchanged-or-shortened one stays first.
+    renamed.sort_by(|a, b| a.original.cmp(&b.original));
     (out, renamed)
 }
 
