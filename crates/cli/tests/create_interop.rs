@@ -49,14 +49,25 @@ for root, dirs, files in iso.walk(**kw):
         out[base + "/" + name] = False
 print(json.dumps(out))
 "#;
-    let out = run(Command::new("python3").arg("-c").arg(script).arg(img).arg(space));
+    let out = run(Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(img)
+        .arg(space));
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn have_pycdlib() -> bool {
-    let ok = Command::new("python3").args(["-c", "import pycdlib"]).output().map(|o| o.status.success()).unwrap_or(false);
+    let ok = Command::new("python3")
+        .args(["-c", "import pycdlib"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     if !ok {
-        assert!(std::env::var("ISOFORGE_REQUIRE_ORACLES").as_deref() != Ok("1"), "oracle pycdlib is required but missing");
+        assert!(
+            std::env::var("ISOFORGE_REQUIRE_ORACLES").as_deref() != Ok("1"),
+            "oracle pycdlib is required but missing"
+        );
         eprintln!("skipping: pycdlib is not installed");
     }
     ok
@@ -68,34 +79,80 @@ fn check_created(src: &Path, img: &Path, rr: bool, joliet: bool) {
     let expected = snapshot(src);
     let img_s = img.to_str().unwrap();
     let root = is_root();
-    let dirs_no_time = Compare { dir_mtime: false, ..Compare::ALL };
+    let dirs_no_time = Compare {
+        dir_mtime: false,
+        ..Compare::ALL
+    };
 
     if rr {
         // Our reader.
         let listed = snapshot_json(&isoforge_ok(&["ls", "-r", "--json", img_s]).stdout);
-        assert_same("isoforge ls", &expected, &listed, Compare { content: false, ..Compare::ALL });
+        assert_same(
+            "isoforge ls",
+            &expected,
+            &listed,
+            Compare {
+                content: false,
+                ..Compare::ALL
+            },
+        );
         let ours = t.path().join("ours");
         isoforge_ok(&["extract", "-p", img_s, "-C", ours.to_str().unwrap()]);
-        assert_same("isoforge extract", &expected, &snapshot(&ours), Compare::ALL);
-        assert_eq!(hardlink_groups(src), hardlink_groups(&ours), "hard links (isoforge)");
+        assert_same(
+            "isoforge extract",
+            &expected,
+            &snapshot(&ours),
+            Compare::ALL,
+        );
+        assert_eq!(
+            hardlink_groups(src),
+            hardlink_groups(&ours),
+            "hard links (isoforge)"
+        );
         // xorriso: it also shows the relocation directory, as it does for genisoimage's images.
         if have("xorriso") {
             let x = t.path().join("xorriso");
             fs::create_dir(&x).unwrap();
-            run(Command::new("xorriso").args(["-osirrox", "on", "-indev", img_s, "-extract", "/"]).arg(&x));
+            run(Command::new("xorriso")
+                .args(["-osirrox", "on", "-indev", img_s, "-extract", "/"])
+                .arg(&x));
             let got = without(without(snapshot(&x), "/rr_moved"), "/.rr_moved");
-            assert_same("xorriso -osirrox", &expected, &got, Compare { mode: root, ..dirs_no_time });
+            assert_same(
+                "xorriso -osirrox",
+                &expected,
+                &got,
+                Compare {
+                    mode: root,
+                    ..dirs_no_time
+                },
+            );
             let o = run(Command::new("xorriso").args(["-indev", img_s, "-check_media", "--"]));
-            let text = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
-            assert!(text.contains("+ good") && !text.contains("- bad") && !text.contains("FAILURE"), "check_media: {text}");
+            let text = String::from_utf8_lossy(&o.stdout).into_owned()
+                + &String::from_utf8_lossy(&o.stderr);
+            assert!(
+                text.contains("+ good") && !text.contains("- bad") && !text.contains("FAILURE"),
+                "check_media: {text}"
+            );
         }
         // bsdtar.
         if have("bsdtar") {
             let b = t.path().join("bsdtar");
             fs::create_dir(&b).unwrap();
             run(Command::new("bsdtar").args(["xpf", img_s, "-C"]).arg(&b));
-            assert_same("bsdtar", &expected, &snapshot(&b), Compare { mode: root, ..dirs_no_time });
-            assert_eq!(hardlink_groups(src), hardlink_groups(&b), "hard links (bsdtar)");
+            assert_same(
+                "bsdtar",
+                &expected,
+                &snapshot(&b),
+                Compare {
+                    mode: root,
+                    ..dirs_no_time
+                },
+            );
+            assert_eq!(
+                hardlink_groups(src),
+                hardlink_groups(&b),
+                "hard links (bsdtar)"
+            );
         }
         // isoinfo -R.
         if have("isoinfo") {
@@ -104,48 +161,86 @@ fn check_created(src: &Path, img: &Path, rr: bool, joliet: bool) {
             for (p, n) in &expected {
                 if n.kind == 'f' && p.is_ascii() {
                     let name = p.rsplit('/').next().unwrap();
-                    assert!(text.contains(&format!("]  {name} ")), "isoinfo -R -l lacks {p}");
+                    assert!(
+                        text.contains(&format!("]  {name} ")),
+                        "isoinfo -R -l lacks {p}"
+                    );
                 }
             }
         }
         if have_pycdlib() {
-            let names: BTreeMap<String, bool> = expected.iter().map(|(p, n)| (p.clone(), n.kind == 'd')).collect();
+            let names: BTreeMap<String, bool> = expected
+                .iter()
+                .map(|(p, n)| (p.clone(), n.kind == 'd'))
+                .collect();
             let py = pycdlib_names(img, "rr");
-            let py: BTreeMap<String, bool> = py.into_iter().filter(|(k, _)| !k.starts_with("/rr_moved")).collect();
+            let py: BTreeMap<String, bool> = py
+                .into_iter()
+                .filter(|(k, _)| !k.starts_with("/rr_moved"))
+                .collect();
             assert_eq!(py, names, "pycdlib Rock Ridge names");
         }
     }
     // Plain ISO 9660 names agree with isoinfo and pycdlib.
     if have("isoinfo") {
-        assert_eq!(our_names(img, "iso9660"), isoinfo_names(img, false), "ISO 9660 names vs isoinfo");
+        assert_eq!(
+            our_names(img, "iso9660"),
+            isoinfo_names(img, false),
+            "ISO 9660 names vs isoinfo"
+        );
     }
     if have_pycdlib() {
-        assert_eq!(our_names(img, "iso9660"), pycdlib_names(img, "iso"), "ISO 9660 names vs pycdlib");
+        assert_eq!(
+            our_names(img, "iso9660"),
+            pycdlib_names(img, "iso"),
+            "ISO 9660 names vs pycdlib"
+        );
     }
     if joliet {
         if have_pycdlib() {
-            assert_eq!(our_names(img, "joliet"), pycdlib_names(img, "joliet"), "Joliet names vs pycdlib");
+            assert_eq!(
+                our_names(img, "joliet"),
+                pycdlib_names(img, "joliet"),
+                "Joliet names vs pycdlib"
+            );
         }
         // 7-Zip extracts the Joliet tree: the same as ours, and the contents of
         // every file whose name fit are the source's.
         if have("7z") {
             let z = t.path().join("7z");
-            run(Command::new("7z").args(["x", "-y"]).arg(format!("-o{}", z.display())).arg(img_s));
+            run(Command::new("7z")
+                .args(["x", "-y"])
+                .arg(format!("-o{}", z.display()))
+                .arg(img_s));
             let j = t.path().join("joliet");
-            isoforge_ok(&["extract", "--view", "joliet", img_s, "-C", j.to_str().unwrap()]);
-            let cmp = Compare { mode: false, mtime: true, dir_mtime: false, content: true };
+            isoforge_ok(&[
+                "extract",
+                "--view",
+                "joliet",
+                img_s,
+                "-C",
+                j.to_str().unwrap(),
+            ]);
+            let cmp = Compare {
+                mode: false,
+                mtime: true,
+                dir_mtime: false,
+                content: true,
+            };
             assert_same("7z vs isoforge (Joliet)", &snapshot(&j), &snapshot(&z), cmp);
+            // Every file whose path fits Joliet unchanged is there with its contents.
             let zs = snapshot(&z);
-            let mut matched = 0;
-            for (p, n) in &zs {
-                if let Some(e) = expected.get(p) {
-                    if n.kind == 'f' {
-                        assert_eq!(e.digest, n.digest, "7z content of {p}");
-                        matched += 1;
-                    }
+            for (p, e) in &expected {
+                let fits = p.split('/').all(|c| {
+                    c.encode_utf16().count() <= 64 && !c.contains([';', '*', '?', ':', '\\'])
+                });
+                if e.kind == 'f' && fits {
+                    let n = zs
+                        .get(p)
+                        .unwrap_or_else(|| panic!("7z did not extract {p}"));
+                    assert_eq!(e.digest, n.digest, "7z content of {p}");
                 }
             }
-            assert!(matched >= 10, "too few Joliet names matched the source ({matched})");
         }
     }
 }
@@ -161,17 +256,42 @@ fn default_level_3_joliet_rock_ridge() {
     let t = tempdir();
     let src = tree(t.path());
     let img = t.path().join("o.iso");
-    create(&["-V", "MY_VOLUME", "--publisher", "ACME PUBLISHING", "--preparer", "TEST PREP", "--application", "APP ID", "--system-id", "SYS"], &src, &img);
+    create(
+        &[
+            "-V",
+            "MY_VOLUME",
+            "--publisher",
+            "ACME PUBLISHING",
+            "--preparer",
+            "TEST PREP",
+            "--application",
+            "APP ID",
+            "--system-id",
+            "SYS",
+        ],
+        &src,
+        &img,
+    );
     check_created(&src, &img, true, true);
     if have("isoinfo") {
         let o = run(Command::new("isoinfo").args(["-d", "-i"]).arg(&img));
         let d = String::from_utf8_lossy(&o.stdout);
-        for want in ["Volume id: MY_VOLUME", "Publisher id: ACME PUBLISHING", "Data preparer id: TEST PREP", "Application id: APP ID", "System id: SYS", "Joliet with UCS level 3", "Rock Ridge signatures version 1"] {
+        for want in [
+            "Volume id: MY_VOLUME",
+            "Publisher id: ACME PUBLISHING",
+            "Data preparer id: TEST PREP",
+            "Application id: APP ID",
+            "System id: SYS",
+            "Joliet with UCS level 3",
+            "Rock Ridge signatures version 1",
+        ] {
             assert!(d.contains(want), "isoinfo -d lacks {want:?}:\n{d}");
         }
     }
     // The deep directory was relocated for plain readers.
-    assert!(our_names(&img, "iso9660").keys().any(|k| k.starts_with("/RR_MOVED")));
+    assert!(our_names(&img, "iso9660")
+        .keys()
+        .any(|k| k.starts_with("/RR_MOVED")));
 }
 
 #[test]
@@ -184,11 +304,22 @@ fn iso_levels_1_2_4() {
         if !joliet {
             args.push("--no-joliet");
         }
-        let o = isoforge(&[&["create", "-o", img.to_str().unwrap()][..], &args, &[src.to_str().unwrap()]].concat());
+        let o = isoforge(
+            &[
+                &["create", "-o", img.to_str().unwrap()][..],
+                &args,
+                &[src.to_str().unwrap()],
+            ]
+            .concat(),
+        );
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         if level == "1" {
             // Shortened names are reported.
-            assert!(String::from_utf8_lossy(&o.stderr).contains("warning"), "{}", String::from_utf8_lossy(&o.stderr));
+            assert!(
+                String::from_utf8_lossy(&o.stderr).contains("warning"),
+                "{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
         }
         check_created(&src, &img, true, joliet);
     }
@@ -199,15 +330,27 @@ fn joliet_long_and_rock_ridge_1_12() {
     let t = tempdir();
     let src = tree(t.path());
     let img = t.path().join("o.iso");
-    create(&["--joliet-long", "--rock-ridge-version", "1.12"], &src, &img);
+    create(
+        &["--joliet-long", "--rock-ridge-version", "1.12"],
+        &src,
+        &img,
+    );
     check_created(&src, &img, true, true);
-    let v: Value = serde_json::from_slice(&isoforge_ok(&["info", "--json", img.to_str().unwrap()]).stdout).unwrap();
-    assert_eq!(v["extensions"]["rock_ridge"]["identifier"], "IEEE_1282");
+    let v: Value =
+        serde_json::from_slice(&isoforge_ok(&["info", "--json", img.to_str().unwrap()]).stdout)
+            .unwrap();
+    assert_eq!(v["extensions"]["rock_ridge"]["identifier"], "IEEE_P1282");
+    assert_eq!(v["extensions"]["rock_ridge"]["version"], "1.12");
     // Serial numbers: unique per file, shared by hard links.
-    let l: Value = serde_json::from_slice(&isoforge_ok(&["ls", "-r", "--json", img.to_str().unwrap()]).stdout).unwrap();
+    let l: Value =
+        serde_json::from_slice(&isoforge_ok(&["ls", "-r", "--json", img.to_str().unwrap()]).stdout)
+            .unwrap();
     let mut by_ino: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     for e in l.as_array().unwrap() {
-        by_ino.entry(e["ino"].as_u64().expect("serial number")).or_default().push(e["path"].as_str().unwrap().to_string());
+        by_ino
+            .entry(e["ino"].as_u64().expect("serial number"))
+            .or_default()
+            .push(e["path"].as_str().unwrap().to_string());
     }
     let shared: Vec<&Vec<String>> = by_ino.values().filter(|v| v.len() > 1).collect();
     assert_eq!(shared.len(), 2, "{shared:?}");
@@ -217,18 +360,57 @@ fn joliet_long_and_rock_ridge_1_12() {
 fn joliet_only_and_plain() {
     let t = tempdir();
     let src = t.path().join("src");
-    make_tree(&src, TreeSpec { deep: false, symlinks: false, hardlinks: false, ..TreeSpec::FULL });
+    make_tree(
+        &src,
+        TreeSpec {
+            deep: false,
+            symlinks: false,
+            hardlinks: false,
+            long_names: false,
+            ..TreeSpec::FULL
+        },
+    );
     let img = t.path().join("j.iso");
     create(&["--no-rock-ridge"], &src, &img);
     check_created(&src, &img, false, true);
-    let listed = snapshot_json(&isoforge_ok(&["ls", "-r", "--json", "--view", "joliet", img.to_str().unwrap()]).stdout);
-    assert_same("joliet names", &snapshot(&src), &listed, Compare { mode: false, mtime: true, dir_mtime: true, content: false });
+    let listed = snapshot_json(
+        &isoforge_ok(&[
+            "ls",
+            "-r",
+            "--json",
+            "--view",
+            "joliet",
+            img.to_str().unwrap(),
+        ])
+        .stdout,
+    );
+    assert_same(
+        "joliet names",
+        &snapshot(&src),
+        &listed,
+        Compare {
+            mode: false,
+            mtime: true,
+            dir_mtime: true,
+            content: false,
+        },
+    );
     // Without Rock Ridge a tree deeper than 8 levels cannot be written at level 3.
     let deep = t.path().join("deep");
     make_tree(&deep, TreeSpec::FULL);
-    let o = isoforge(&["create", "--no-rock-ridge", "-o", t.path().join("d.iso").to_str().unwrap(), deep.to_str().unwrap()]);
+    let o = isoforge(&[
+        "create",
+        "--no-rock-ridge",
+        "-o",
+        t.path().join("d.iso").to_str().unwrap(),
+        deep.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("deeper than 8 levels"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("deeper than 8 levels"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(!t.path().join("d.iso").exists());
 }
 
@@ -248,19 +430,46 @@ fn reproducible_bytes_regardless_of_order_and_inodes() {
     fs::hard_link(b.join("a.txt"), b.join("hard.txt")).unwrap();
     let _ = fs::remove_file(b.join("bin/s2049.link"));
     fs::hard_link(b.join("sizes/s2049"), b.join("bin/s2049.link")).unwrap();
-    run(Command::new("sh").arg("-c").arg(format!("cd '{}' && find . -exec touch -h -r '{}/{{}}' '{{}}' \\;", b.display(), a.display())));
+    run(Command::new("sh").arg("-c").arg(format!(
+        "cd '{}' && find . -exec touch -h -r '{}/{{}}' '{{}}' \\;",
+        b.display(),
+        a.display()
+    )));
     let i1 = t.path().join("1.iso");
     let i2 = t.path().join("2.iso");
     let env_run = |src: &Path, out: &Path| {
-        run(Command::new(bin()).env("SOURCE_DATE_EPOCH", "1700000000").args(["create", "-q", "-o"]).arg(out).arg(src));
+        run(Command::new(bin())
+            .env("SOURCE_DATE_EPOCH", "1750000000")
+            .args(["create", "-q", "-o"])
+            .arg(out)
+            .arg(src));
     };
     env_run(&a, &i1);
     std::thread::sleep(std::time::Duration::from_millis(1100));
     env_run(&b, &i2);
-    assert!(fs::read(&i1).unwrap() == fs::read(&i2).unwrap(), "reproducible builds differ");
+    assert!(
+        fs::read(&i1).unwrap() == fs::read(&i2).unwrap(),
+        "reproducible builds differ"
+    );
     // --reproducible without SOURCE_DATE_EPOCH, and -o - to standard output.
-    let r1 = isoforge_ok(&["create", "--reproducible", "-q", "-o", "-", a.to_str().unwrap()]).stdout;
-    let r2 = isoforge_ok(&["create", "--reproducible", "-q", "-o", "-", b.to_str().unwrap()]).stdout;
+    let r1 = isoforge_ok(&[
+        "create",
+        "--reproducible",
+        "-q",
+        "-o",
+        "-",
+        a.to_str().unwrap(),
+    ])
+    .stdout;
+    let r2 = isoforge_ok(&[
+        "create",
+        "--reproducible",
+        "-q",
+        "-o",
+        "-",
+        b.to_str().unwrap(),
+    ])
+    .stdout;
     assert!(r1 == r2, "--reproducible builds differ");
     check_created(&a, &i1, true, true);
 }
@@ -279,7 +488,10 @@ fn dedup_stores_identical_contents_once() {
     let dedup = t.path().join("dedup.iso");
     create(&[], &src, &plain);
     create(&["--dedup"], &src, &dedup);
-    let (p, d) = (fs::metadata(&plain).unwrap().len(), fs::metadata(&dedup).unwrap().len());
+    let (p, d) = (
+        fs::metadata(&plain).unwrap().len(),
+        fs::metadata(&dedup).unwrap().len(),
+    );
     assert!(p - d >= 2 * 300_000, "dedup saved only {} bytes", p - d);
     check_created(&src, &dedup, true, true);
 }
@@ -296,7 +508,11 @@ fn sparse_5_gib_file_is_multi_extent() {
     let f = fs::File::create(src.join("five.bin")).unwrap();
     f.set_len(size).unwrap();
     use std::os::unix::fs::FileExt;
-    let marks: [(u64, &[u8]); 3] = [(0, b"HEAD"), (0xFFFF_F800 - 2, b"EDGE"), (size - 4, b"TAIL")];
+    let marks: [(u64, &[u8]); 3] = [
+        (0, b"HEAD"),
+        (0xFFFF_F800 - 2, b"EDGE"),
+        (size - 4, b"TAIL"),
+    ];
     for (off, m) in marks {
         f.write_all_at(m, off).unwrap();
     }
@@ -304,25 +520,52 @@ fn sparse_5_gib_file_is_multi_extent() {
     let img = t.path().join("big.iso");
     create(&[], &src, &img);
     use std::os::unix::fs::MetadataExt;
-    assert!(fs::metadata(&img).unwrap().blocks() * 512 < 64 << 20, "image of a sparse file is not sparse");
+    assert!(
+        fs::metadata(&img).unwrap().blocks() * 512 < 64 << 20,
+        "image of a sparse file is not sparse"
+    );
     // Sizes as the peers see them.
-    let o = run(Command::new("xorriso").args(["-indev", img.to_str().unwrap(), "-find", "/five.bin", "-exec", "lsdl"]));
-    assert!(String::from_utf8_lossy(&o.stdout).contains(&size.to_string()), "{}", String::from_utf8_lossy(&o.stdout));
+    let o = run(Command::new("xorriso").args([
+        "-indev",
+        img.to_str().unwrap(),
+        "-find",
+        "/five.bin",
+        "-exec",
+        "lsdl",
+    ]));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(&size.to_string()),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     let o = run(Command::new("bsdtar").args(["tvf", img.to_str().unwrap()]));
     assert!(String::from_utf8_lossy(&o.stdout).contains(&size.to_string()));
     let o = run(Command::new("7z").args(["l", img.to_str().unwrap()]));
     assert!(String::from_utf8_lossy(&o.stdout).contains(&size.to_string()));
     // Contents read back through xorriso's reader at the markers.
-    for (off, m) in marks {
-        let o = run(Command::new("sh").arg("-c").arg(format!(
-            "xorriso -osirrox on -indev '{}' -extract_cut /five.bin {off} {} /dev/stdout 2>/dev/null",
-            img.display(),
-            m.len()
-        )));
-        assert_eq!(&o.stdout[..], m, "xorriso read at {off}");
+    for (i, (off, m)) in marks.iter().enumerate() {
+        let piece = t.path().join(format!("piece{i}"));
+        run(Command::new("xorriso")
+            .args([
+                "-osirrox",
+                "on",
+                "-indev",
+                img.to_str().unwrap(),
+                "-extract_cut",
+                "/five.bin",
+                &off.to_string(),
+                &m.len().to_string(),
+            ])
+            .arg(&piece));
+        assert_eq!(&fs::read(&piece).unwrap()[..], *m, "xorriso read at {off}");
     }
     let out = t.path().join("x");
-    isoforge_ok(&["extract", img.to_str().unwrap(), "-C", out.to_str().unwrap()]);
+    isoforge_ok(&[
+        "extract",
+        img.to_str().unwrap(),
+        "-C",
+        out.to_str().unwrap(),
+    ]);
     let g = fs::File::open(out.join("five.bin")).unwrap();
     for (off, m) in marks {
         let mut b = vec![0u8; m.len()];
@@ -330,7 +573,14 @@ fn sparse_5_gib_file_is_multi_extent() {
         assert_eq!(&b[..], m);
     }
     // Level 2 cannot hold it.
-    let o = isoforge(&["create", "--iso-level", "2", "-o", t.path().join("l2.iso").to_str().unwrap(), src.to_str().unwrap()]);
+    let o = isoforge(&[
+        "create",
+        "--iso-level",
+        "2",
+        "-o",
+        t.path().join("l2.iso").to_str().unwrap(),
+        src.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--iso-level 3"));
 }
@@ -342,12 +592,36 @@ fn grafts_and_collisions() {
     let extra = t.path().join("extra.txt");
     fs::write(&extra, b"grafted").unwrap();
     let img = t.path().join("g.iso");
-    isoforge_ok(&["create", "-q", "-o", img.to_str().unwrap(), src.to_str().unwrap(), &format!("/docs/deep/extra.txt={}", extra.display()), &format!("/more={}", src.join("bin").display())]);
-    assert_eq!(isoforge_ok(&["cat", img.to_str().unwrap(), "/docs/deep/extra.txt"]).stdout, b"grafted");
-    assert_eq!(isoforge_ok(&["cat", img.to_str().unwrap(), "/more/tool.sh"]).stdout, fs::read(src.join("bin/tool.sh")).unwrap());
-    let o = isoforge(&["create", "-o", t.path().join("c.iso").to_str().unwrap(), src.to_str().unwrap(), &format!("/a.txt={}", extra.display())]);
+    isoforge_ok(&[
+        "create",
+        "-q",
+        "-o",
+        img.to_str().unwrap(),
+        src.to_str().unwrap(),
+        &format!("/docs/deep/extra.txt={}", extra.display()),
+        &format!("/more={}", src.join("bin").display()),
+    ]);
+    assert_eq!(
+        isoforge_ok(&["cat", img.to_str().unwrap(), "/docs/deep/extra.txt"]).stdout,
+        b"grafted"
+    );
+    assert_eq!(
+        isoforge_ok(&["cat", img.to_str().unwrap(), "/more/tool.sh"]).stdout,
+        fs::read(src.join("bin/tool.sh")).unwrap()
+    );
+    let o = isoforge(&[
+        "create",
+        "-o",
+        t.path().join("c.iso").to_str().unwrap(),
+        src.to_str().unwrap(),
+        &format!("/a.txt={}", extra.display()),
+    ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("name collision"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("name collision"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(!t.path().join("c.iso").exists());
 }
 
@@ -355,7 +629,15 @@ fn grafts_and_collisions() {
 fn strict_names_refuses_shortening() {
     let t = tempdir();
     let src = tree(t.path());
-    let o = isoforge(&["create", "--iso-level", "1", "--strict-names", "-o", t.path().join("s.iso").to_str().unwrap(), src.to_str().unwrap()]);
+    let o = isoforge(&[
+        "create",
+        "--iso-level",
+        "1",
+        "--strict-names",
+        "-o",
+        t.path().join("s.iso").to_str().unwrap(),
+        src.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(!t.path().join("s.iso").exists());
 }

@@ -109,7 +109,8 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
         }
     }
     if a.reproducible && epoch.is_none() {
-        // No epoch given: the newest time in the input stands for it.
+        // No epoch given: the newest modification time in the input stands
+        // for it (change times cannot be copied, so they are clamped to it).
         let t = newest_time(&b);
         b.set_source_date_epoch(t);
     }

@@ -525,7 +525,7 @@ impl<S: ReadAt> Image<S> {
         }
         let version = match er.as_deref() {
             Some("RRIP_1991A") => "1.09",
-            Some("IEEE_P1282") => "1.10",
+            Some("IEEE_P1282") => "1.12",
             Some("IEEE_1282") => "1.12",
             _ => "unknown",
         };

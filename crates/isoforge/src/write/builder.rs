@@ -16,10 +16,11 @@ pub type NodeId = usize;
 #[non_exhaustive]
 pub enum RrVersion {
     /// `RRIP_1991A` (RRIP 1.09): the identifier every reader accepts (FreeBSD
-    /// checks for it), PX without serial numbers.
+    /// looks for it). PX entries still carry file serial numbers (the 1.12
+    /// form, which 1.09 readers read past).
     #[default]
     V109,
-    /// `IEEE_1282` (RRIP 1.12): PX with file serial numbers.
+    /// RRIP 1.12, identified as `IEEE_P1282` as other 1.12 writers do.
     V112,
 }
 

@@ -573,7 +573,10 @@ impl Plan {
         let v112 = self.b.opts.rr_version == RrVersion::V112;
         let mut flags = rr_flag::PX | rr_flag::TF;
         let mut out = Vec::new();
-        let ino = v112.then(|| self.ino.get(id).copied().unwrap_or(0));
+        // Serial numbers in every flavour: readers that find none (libarchive)
+        // take the extent as the file's identity and merge files that share
+        // one (empty files, --dedup) into hard links.
+        let ino = Some(self.ino.get(id).copied().unwrap_or(0));
         out.push(rr::px(
             type_bits(&n.kind) | n.meta.perm,
             self.nlink.get(id).copied().unwrap_or(1),

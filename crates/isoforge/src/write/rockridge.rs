@@ -57,11 +57,13 @@ pub fn er(v: RrVersion) -> Vec<u8> {
             descriptor: "THE ROCK RIDGE INTERCHANGE PROTOCOL PROVIDES SUPPORT FOR POSIX FILE SYSTEM SEMANTICS".into(),
             source: "PLEASE CONTACT DISC PUBLISHER FOR SPECIFICATION SOURCE.  SEE PUBLISHER IDENTIFIER IN PRIMARY VOLUME DESCRIPTOR FOR CONTACT INFORMATION.".into(),
         },
+        // The draft's identifier: the one RRIP 1.12 writers (mkisofs,
+        // xorriso) record and readers (pycdlib, libarchive) recognise.
         _ => ExtensionRef {
             version: 1,
-            id: "IEEE_1282".into(),
-            descriptor: "THE IEEE 1282 PROTOCOL PROVIDES SUPPORT FOR POSIX FILE SYSTEM SEMANTICS.".into(),
-            source: "PLEASE CONTACT THE IEEE STANDARDS DEPARTMENT, PISCATAWAY, NJ, USA FOR THE 1282 SPECIFICATION.".into(),
+            id: "IEEE_P1282".into(),
+            descriptor: "THE IEEE P1282 PROTOCOL PROVIDES SUPPORT FOR POSIX FILE SYSTEM SEMANTICS".into(),
+            source: "PLEASE CONTACT THE IEEE STANDARDS DEPARTMENT, PISCATAWAY, NJ, USA FOR THE P1282 SPECIFICATION".into(),
         },
     };
     let mut v = Vec::new();
