@@ -1,0 +1,154 @@
+//! Random trees go through the builder and come back through the reader in
+//! every name space; the writer refuses sources that change while read.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use isoforge::write::{BuildOptions, Builder, FileSource, Meta, RrVersion, Time};
+use isoforge::{FileType, Image, View};
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+enum Item {
+    File(Vec<u8>),
+    Link(String),
+    Dir,
+}
+
+fn name() -> impl Strategy<Value = String> {
+    // Printable names, with non-ASCII and long ones now and then.
+    prop_oneof![
+        "[a-zA-Z0-9_. -]{1,20}",
+        "[a-z]{1,8}\\.[a-z]{1,3}",
+        "[\\p{L}\\p{N}]{1,12}",
+        "[a-z]{60,200}",
+    ]
+    .prop_filter("reserved", |n| n != "." && n != ".." && !n.trim().is_empty() && !n.contains('/'))
+}
+
+fn tree() -> impl Strategy<Value = BTreeMap<String, Item>> {
+    let item = prop_oneof![
+        4 => proptest::collection::vec(any::<u8>(), 0..5000).prop_map(Item::File),
+        1 => "[a-z./]{1,300}".prop_map(Item::Link),
+        1 => Just(Item::Dir),
+    ];
+    proptest::collection::btree_map(proptest::collection::vec(name(), 1..12).prop_map(|v| v.join("/")), item, 1..40)
+}
+
+fn meta(i: usize) -> Meta {
+    let t = Time { secs: 1_600_000_000 + i as i64 * 977, nanos: 0 };
+    Meta { perm: [0o644, 0o755, 0o600, 0o4755][i % 4], uid: (i % 3) as u32 * 1000, gid: (i % 5) as u32, mtime: t, atime: t, ctime: t }
+}
+
+/// Adds the items, skipping any whose path runs through a file or link.
+fn build(items: &BTreeMap<String, Item>, opts: BuildOptions) -> (Vec<u8>, BTreeMap<String, (Item, Meta)>) {
+    let mut b = Builder::new(opts);
+    let mut added = BTreeMap::new();
+    for (i, (p, item)) in items.iter().enumerate() {
+        let path = format!("/{p}");
+        let m = meta(i);
+        let r = match item {
+            Item::File(d) => b.add_file(&path, FileSource::Bytes(Arc::from(d.as_slice())), m),
+            Item::Link(t) => b.add_symlink(&path, t, m),
+            Item::Dir => b.add_dir(&path, m),
+        };
+        if r.is_ok() {
+            added.insert(path, (item.clone(), m));
+        }
+    }
+    let plan = b.plan().unwrap();
+    let mut out = Vec::new();
+    plan.write_to(&mut out, &|_| {}).unwrap();
+    assert_eq!(out.len() as u64, plan.image_len());
+    (out, added)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+    #[test]
+    fn random_trees_round_trip(items in tree(), v112 in any::<bool>(), level in 1u8..=4) {
+        let mut opts = BuildOptions::default();
+        opts.level = level;
+        opts.rr_version = if v112 { RrVersion::V112 } else { RrVersion::V109 };
+        opts.source_date_epoch = Some(1_700_000_000);
+        let (image, added) = build(&items, opts);
+        let img = Image::open(image).unwrap();
+        let mut seen = BTreeMap::new();
+        for e in img.walk(View::RockRidge).unwrap() {
+            let e = e.unwrap();
+            seen.insert(e.path.clone(), e);
+        }
+        for (path, (item, m)) in &added {
+            let e = seen.get(path).unwrap_or_else(|| panic!("{path} missing; have {:?}", seen.keys().collect::<Vec<_>>()));
+            prop_assert_eq!(e.mode & 0o7777, m.perm);
+            prop_assert_eq!(e.uid, m.uid);
+            prop_assert_eq!(e.mtime.unwrap().unix, m.mtime.secs);
+            match item {
+                Item::File(d) => {
+                    prop_assert_eq!(e.file_type, FileType::File);
+                    let mut got = Vec::new();
+                    img.open_file(e).unwrap().copy_to(&mut got).unwrap();
+                    prop_assert_eq!(&got, d);
+                }
+                Item::Link(t) => {
+                    prop_assert_eq!(e.file_type, FileType::Symlink);
+                    // Empty components and "." and ".." are normalised by SL.
+                    let norm = |s: &str| s.split('/').filter(|c| !c.is_empty()).collect::<Vec<_>>().join("/");
+                    prop_assert_eq!(norm(e.target.as_deref().unwrap()), norm(t));
+                    prop_assert_eq!(e.target.as_deref().unwrap().starts_with('/'), t.starts_with('/'));
+                }
+                Item::Dir => prop_assert_eq!(e.file_type, FileType::Dir),
+            }
+        }
+        // Nothing extra but the parents of what was added.
+        for p in seen.keys() {
+            prop_assert!(added.keys().any(|a| a == p || a.starts_with(&format!("{p}/"))), "unexpected {}", p);
+        }
+        // The Joliet tree has every file too (names may be shortened).
+        let joliet_files = img.walk(View::Joliet).unwrap().filter(|e| e.as_ref().unwrap().file_type == FileType::File).count();
+        let files = added.values().filter(|(i, _)| matches!(i, Item::File(_))).count();
+        prop_assert_eq!(joliet_files, files);
+        // And the plain tree, through relocation, holds as many files.
+        let plain_files = img.walk(View::Iso9660).unwrap().filter(|e| e.as_ref().unwrap().file_type == FileType::File).count();
+        prop_assert_eq!(plain_files, files);
+    }
+}
+
+#[test]
+fn a_file_that_changes_size_fails_the_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("f");
+    std::fs::write(&f, vec![1u8; 10_000]).unwrap();
+    let mut b = Builder::new(BuildOptions::default());
+    b.add_host("/f", &f).unwrap();
+    let plan = b.plan().unwrap();
+    std::fs::write(&f, vec![1u8; 5_000]).unwrap();
+    let err = plan.write_to(&mut Vec::new(), &|_| {}).unwrap_err();
+    assert!(err.to_string().contains("changed size"), "{err}");
+    std::fs::write(&f, vec![1u8; 20_000]).unwrap();
+    let err = plan.write_to(&mut Vec::new(), &|_| {}).unwrap_err();
+    assert!(err.to_string().contains("grew"), "{err}");
+}
+
+#[test]
+fn hard_links_share_one_extent_and_serial_number() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a"), b"shared").unwrap();
+    std::fs::hard_link(dir.path().join("a"), dir.path().join("b")).unwrap();
+    std::fs::write(dir.path().join("c"), b"shared").unwrap();
+    let mut b = Builder::new(BuildOptions::default());
+    b.add_host("/", dir.path()).unwrap();
+    let plan = b.plan().unwrap();
+    let mut out = Vec::new();
+    plan.write_to(&mut out, &|_| {}).unwrap();
+    let img = Image::open(out).unwrap();
+    let get = |p: &str| img.lookup(p, View::RockRidge).unwrap();
+    let (a, bb, c) = (get("/a"), get("/b"), get("/c"));
+    assert_eq!(a.extents, bb.extents);
+    assert_eq!(a.ino, bb.ino);
+    assert_eq!(a.nlink, 2);
+    assert_ne!(a.ino, c.ino);
+    assert_ne!(a.extents, c.extents);
+}
