@@ -145,6 +145,9 @@ pub fn exercise(data: &[u8]) -> Report {
                 "{}: two reads of the same file differ",
                 e.path
             );
+            if let Err(err) = &first {
+                report.errors.push(err.clone());
+            }
             if let Ok(bytes) = &first {
                 assert!(bytes.len() as u64 <= cap, "{}: read past its cap", e.path);
                 if e.zisofs.is_none() && bytes.len() as u64 != cap {
