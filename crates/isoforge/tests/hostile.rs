@@ -988,6 +988,40 @@ fn dir_record_byte_order_mismatch() {
     assert_corrupt(&e, "directory record", Some(first_child(ROOT)));
 }
 
+// -------------------------------------------------------------------- Joliet
+
+#[test]
+fn joliet_names_odd_unpaired_and_with_separators() {
+    let jroot = FREE;
+    let mut iso = Iso::new(FREE + 1);
+    iso.put(17, &joliet_svd(jroot, BLOCK as u32, FREE + 1));
+    iso.put(18, &terminator());
+    iso.dir(
+        jroot,
+        BLOCK as u32,
+        jroot,
+        &[],
+        &[
+            file(&[0x00, 0x41, 0x00], 0, 0), // odd length: "A" and a stray byte
+            file(&[0x00, 0x2F, 0x00, 0x78], 0, 0), // "/x"
+            file(&[0xD8, 0x00], 0, 0),       // an unpaired surrogate
+            file(&[0x00, 0x2E, 0x00, 0x2E], 0, 0), // ".."
+            file(&[0x00, 0x2E, 0x00, 0x2E, 0x00, 0x2E], 0, 0), // "..."
+            file(&[0x00, 0x5C, 0x00, 0x00], 0, 0), // "\\" and NUL
+        ],
+    );
+    let names = bounded(move || {
+        let img = open(iso.bytes());
+        assert_eq!(img.info().joliet_level, Some(3));
+        let all = walk(&img, View::Joliet).expect("walk");
+        let mut names: Vec<String> = all.into_iter().map(|e| e.name).collect();
+        names.sort();
+        names
+    });
+    // Decoded lossily; a name of dots is never shortened into "." or "..".
+    assert_eq!(names, ["..", "...", "/x", "A", "\\\0", "\u{FFFD}"]);
+}
+
 // ------------------------------------------------ volume descriptor set
 
 #[test]

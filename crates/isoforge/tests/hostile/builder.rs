@@ -71,6 +71,14 @@ pub fn pvd(root_lba: u32, root_len: u32, blocks: u32, pt_size: u32) -> [u8; BLOC
     s
 }
 
+/// A Joliet (level 3) supplementary volume descriptor.
+pub fn joliet_svd(root_lba: u32, root_len: u32, blocks: u32) -> [u8; BLOCK] {
+    let mut s = pvd(root_lba, root_len, blocks, 0);
+    s[0] = 2;
+    s[88..91].copy_from_slice(b"%/E");
+    s
+}
+
 /// The volume descriptor set terminator.
 pub fn terminator() -> [u8; BLOCK] {
     let mut s = [0u8; BLOCK];
