@@ -262,6 +262,18 @@ fn zero_length_byte_skips_to_the_next_sector() {
 // ------------------------------------------------------------------- extents
 
 #[test]
+fn interleaved_file_with_millions_of_units() {
+    let mut iso = Iso::new(FREE);
+    let mut rec = file(b"I;1", FREE, u32::MAX);
+    rec[26] = 1; // file unit size: one block
+    rec[27] = 200; // interleave gap
+    iso.root(false, &[rec]);
+    let e = bounded(move || walk_err(&open(iso.bytes()), View::Iso9660));
+    assert_corrupt(&e, "interleaved", Some(first_child(ROOT)));
+    assert!(e.to_string().contains("interleaved units"), "{e}");
+}
+
+#[test]
 fn file_extent_out_of_range_and_overflowing() {
     let mut iso = Iso::new(FREE);
     let mut ear = file(b"EAR;1", u32::MAX, 10);
@@ -482,6 +494,16 @@ fn rrip_entry_payload_too_short() {
         let e = bounded(move || walk_err(&open(iso.bytes()), View::RockRidge));
         assert_corrupt(&e, "Rock Ridge entry", None);
     }
+}
+
+#[test]
+fn er_lengths_past_the_entry() {
+    let mut iso = Iso::rock_ridge(FREE);
+    // ER claiming a 200-byte identifier in a 10-byte entry.
+    let su = [sp(0), susp(b"ER", &[200, 0, 0, 1, b'R', b'R'])].concat();
+    iso.dir(ROOT, BLOCK as u32, ROOT, &su, &[]);
+    let e = bounded(move || open_err(iso.bytes()));
+    assert_corrupt(&e, "SUSP ER entry", Some(at(ROOT, 0)));
 }
 
 #[test]
