@@ -401,6 +401,34 @@ fn many_directories_sharing_one_big_directory() {
     assert_corrupt(&e, "directory record", None);
 }
 
+#[test]
+fn overlapping_directory_extents_at_distinct_blocks() {
+    // 50 directories of 8 MiB starting one block apart: each is a new
+    // extent for the visited set, but together they would read 400 MiB of
+    // an 8 MiB image.
+    let n = 50u32;
+    let len = 8u32 << 20;
+    let recs: Vec<Vec<u8>> = (0..n)
+        .map(|i| subdir(format!("D{i:02}").as_bytes(), FREE + i, len))
+        .collect();
+    let mut iso = Iso::new(FREE + len / BLOCK as u32 + n);
+    iso.root(false, &recs);
+    let data = iso.bytes();
+    let (e, seen) = bounded(move || {
+        let img = open(data);
+        let mut seen = 0;
+        for r in img.walk(View::Iso9660).expect("walk") {
+            match r {
+                Ok(_) => seen += 1,
+                Err(e) => return (e, seen),
+            }
+        }
+        panic!("all {seen} overlapping directories were read");
+    });
+    assert_limit(&e, "total directory bytes");
+    assert!(seen < 5, "{seen} directories read before the limit");
+}
+
 /// A chain of `n` nested directories /D/D/.../D, one block each.
 fn nested(n: u32) -> Vec<u8> {
     let mut iso = Iso::new(FREE + n);
@@ -447,6 +475,12 @@ fn huge_directory_length_is_a_limit_not_an_allocation() {
     // With the per-directory cap lifted, the image size still bounds it.
     let mut iso = Iso::new(FREE);
     iso.root(false, &[subdir(b"HUGE", FREE, 0xFFFF_F800)]);
+    let opts = limited(|l| l.max_dir_bytes = u32::MAX);
+    let e = bounded(move || walk_err(&open_with(iso.bytes(), opts).expect("open"), View::Iso9660));
+    assert_limit(&e, "total directory bytes");
+    // And with every directory cap lifted, reading stops at the image end.
+    let mut iso = Iso::new(FREE);
+    iso.root(false, &[subdir(b"HUGE", FREE, 0x10_0000)]);
     let opts = limited(|l| l.max_dir_bytes = u32::MAX);
     let e = bounded(move || walk_err(&open_with(iso.bytes(), opts).expect("open"), View::Iso9660));
     assert_corrupt(&e, "directory", Some(at(FREE, 0)));
