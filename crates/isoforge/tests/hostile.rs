@@ -1109,7 +1109,7 @@ fn descriptor_set_without_terminator() {
 }
 
 #[test]
-fn every_view_of_each_case_is_bounded_on_lookup_and_read_dir() {
+fn loop_reached_through_read_dir_and_lookup() {
     // A loop reached through read_dir and lookup rather than walk.
     let mut iso = Iso::new(FREE);
     iso.root(
