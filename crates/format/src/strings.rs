@@ -40,6 +40,8 @@ pub fn encode_ucs2be(s: &str, out: &mut Vec<u8>) {
 
 /// Strips the version suffix (`;1`) and then a trailing dot from an ISO 9660
 /// file identifier, as `FOO.;1` names a file `FOO` with an empty extension.
+/// A name made only of dots keeps them all, so that `...` and `..` never
+/// become `..` and `.`.
 pub fn strip_version(name: &[u8]) -> &[u8] {
     let base = match name.iter().rposition(|&c| c == b';') {
         Some(p)
@@ -52,7 +54,7 @@ pub fn strip_version(name: &[u8]) -> &[u8] {
         _ => name,
     };
     match base.split_last() {
-        Some((b'.', rest)) if !rest.is_empty() => rest,
+        Some((b'.', rest)) if !rest.iter().all(|&c| c == b'.') => rest,
         _ => base,
     }
 }
@@ -64,7 +66,7 @@ pub fn strip_version_str(name: &str) -> &str {
         _ => name,
     };
     match base.strip_suffix('.') {
-        Some(rest) if !rest.is_empty() => rest,
+        Some(rest) if !rest.bytes().all(|c| c == b'.') => rest,
         _ => base,
     }
 }
@@ -99,6 +101,11 @@ mod tests {
         assert_eq!(strip_version(b"FOO."), b"FOO");
         assert_eq!(strip_version(b"A;B"), b"A;B");
         assert_eq!(strip_version(b"."), b".");
+        assert_eq!(strip_version(b".."), b"..");
+        assert_eq!(strip_version(b"...;1"), b"...");
+        assert_eq!(strip_version(b"A..;1"), b"A.");
+        assert_eq!(strip_version_str(".."), "..");
+        assert_eq!(strip_version_str("...;1"), "...");
         assert_eq!(strip_version_str("hello.txt;1"), "hello.txt");
     }
 

@@ -125,11 +125,21 @@ impl<S: ReadAt> Image<S> {
             });
         }
         budget.dir_bytes = budget.dir_bytes.saturating_add(ext.len.into());
-        if budget.dir_bytes > limits.max_total_dir_bytes {
+        // Directories of a real image do not overlap, so one walk reads at
+        // most about the image's size; twice that (plus slack) catches
+        // overlapping extents at distinct blocks, which the visited set
+        // cannot see, long before the absolute cap.
+        let total_cap = limits.max_total_dir_bytes.min(
+            self.info()
+                .image_size
+                .saturating_mul(2)
+                .saturating_add(1 << 20),
+        );
+        if budget.dir_bytes > total_cap {
             return Err(Error::LimitExceeded {
                 what: "total directory bytes read",
                 value: budget.dir_bytes,
-                limit: limits.max_total_dir_bytes,
+                limit: total_cap,
             });
         }
         let data = self.read_extent("directory", ext.lba, ext.len, limits.max_dir_bytes)?;

@@ -206,6 +206,26 @@ impl<'a, S: ReadAt> FileReader<'a, S> {
                     d.total_out()
                 )));
             }
+            if status != Status::StreamEnd {
+                // The block is full; a stream that still yields output would
+                // inflate past the block size (a decompression bomb).
+                let consumed = usize::try_from(d.total_in()).unwrap_or(usize::MAX);
+                let mut extra = [0u8; 1];
+                let more = d
+                    .decompress(
+                        input.get(consumed..).unwrap_or_default(),
+                        &mut extra,
+                        FlushDecompress::Finish,
+                    )
+                    .map(|_| d.total_out() as usize > want)
+                    .unwrap_or(false);
+                if more {
+                    return Err(self.corrupt(format!(
+                        "block {} inflates to more than {want} bytes",
+                        z.block
+                    )));
+                }
+            }
         }
         // An empty block (equal pointers) is a block of zeros.
         let z = self

@@ -206,7 +206,13 @@ pub(crate) fn collect<S: ReadAt>(
                     "continuation area location overflows",
                 )
             })?;
-        if ce.len > MAX_CE_LEN || ce.offset >= img.info().block_size {
+        // A continuation area must lie within its logical block (the Linux
+        // isofs driver rejects one that crosses the block end too).
+        let block_end = u64::from(ce.offset).saturating_add(u64::from(ce.len));
+        if ce.len > MAX_CE_LEN
+            || ce.offset >= img.info().block_size
+            || block_end > u64::from(img.info().block_size)
+        {
             return Err(Error::corrupt(
                 "SUSP CE entry",
                 area_offset,
