@@ -72,13 +72,9 @@ pub(crate) fn collect<S: ReadAt>(
         let mut next_ce = None;
         let mut damaged = None;
         for e in SuspIter::new(&area) {
-            let e = match e {
-                Ok(e) => e,
-                Err(er) => {
-                    damaged = Some(Error::format("SUSP entry", area_offset, er));
-                    break;
-                }
-            };
+            // Broken SUSP framing is an error; a damaged RRIP payload (below)
+            // is tolerated.
+            let e = e.map_err(|er| Error::format("SUSP entry", area_offset, er))?;
             match &e.sig {
                 b"CE" => {
                     next_ce = Some(

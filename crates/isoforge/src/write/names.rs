@@ -12,7 +12,7 @@
 //! |---------------|-----------------------------------------|--------------------------|
 //! | level 1       | `NAME.EXT;1`, name ≤ 8, extension ≤ 3   | ≤ 8, no dot              |
 //! | levels 2, 3   | `NAME.EXT;1`, name + extension ≤ 30     | ≤ 31, no dot             |
-//! | level 4       | ≤ 207 bytes of UTF-8, no version        | the same                 |
+//! | level 4       | ≤ 193 bytes of UTF-8, no version        | the same                 |
 //! | Joliet        | ≤ 64 UTF-16 units (103 with `long`)     | the same                 |
 //!
 //! - The extension is the part after the last `.`; a leading dot does not
@@ -370,7 +370,9 @@ impl Rules {
             Kind::Strict { .. } if is_dir => (false, 31, 0, 31, 31, '_'),
             // ECMA-119 §7.5.1: name + extension <= 30, dot and ";1" excluded.
             Kind::Strict { .. } => (true, 30, 30, 30, 30, '_'),
-            Kind::Level4 => (true, 207, 206, 206, 207, '~'),
+            // ISO 9660:1999 allows 207 bytes; 193 leaves room in the record
+            // for the 28-byte CE entry that points at Rock Ridge data.
+            Kind::Level4 => (true, 193, 192, 192, 193, '~'),
             Kind::Joliet { limit } => (
                 true,
                 limit,
