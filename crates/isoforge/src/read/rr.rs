@@ -89,10 +89,13 @@ pub(crate) fn collect<S: ReadAt>(
                 }
                 b"SP" | b"ST" | b"PD" | b"ES" | b"ER" => {}
                 _ => {
-                    let Some(r) = rrip::parse(&e)
-                        .map_err(|er| Error::format("Rock Ridge entry", area_offset, er))?
-                    else {
-                        continue;
+                    let r = match rrip::parse(&e) {
+                        Ok(Some(r)) => r,
+                        Ok(None) => continue,
+                        Err(er) => {
+                            damaged = Some(Error::format("Rock Ridge entry", area_offset, er));
+                            break;
+                        }
                     };
                     f.any_rrip = true;
                     match r {
