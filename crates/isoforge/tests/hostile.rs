@@ -530,7 +530,7 @@ fn rrip_entry_payload_too_short() {
         let strict_bytes = bytes.clone();
         let diags = bounded(move || {
             let img = open(bytes);
-            let mut w = img.walk(View::RockRidge).unwrap();
+            let mut w = img.walk(View::RockRidge).expect("walk");
             assert!(w.by_ref().all(|e| e.is_ok()));
             w.diagnostics().to_vec()
         });
@@ -546,7 +546,7 @@ fn rrip_entry_payload_too_short() {
                 strict_bytes,
                 ReadOptions::default().strictness(Strictness::Strict),
             )
-            .unwrap();
+            .expect("open");
             walk_err(&img, View::RockRidge)
         });
         assert_corrupt(&e, "Rock Ridge entry", None);
