@@ -942,9 +942,9 @@ mod tests {
         assert_eq!(one(L4, "a\0b", false).0, "a_b");
         let name = format!("{}.tar.gz", "é".repeat(150));
         let (id, r) = one(L4, &name, false);
-        assert!(id.len() <= 207);
+        assert!(id.len() <= 193 && id.len() >= 190, "{}", id.len());
         assert!(id.ends_with(".gz"));
-        assert_eq!(id, format!("{}.gz", "é".repeat(102)));
+        assert!(id.trim_end_matches(".gz").chars().all(|c| c == 'é'));
         assert_eq!(r[0].reason, REASON_TOO_LONG);
     }
 

@@ -163,9 +163,12 @@ impl Builder {
                 }
             };
             for n in &mut self.nodes {
+                // Access and change times record when the input was last read
+                // or touched, not what it is: reproducible output uses the
+                // modification time for all three.
                 clamp(&mut n.meta.mtime);
-                clamp(&mut n.meta.atime);
-                clamp(&mut n.meta.ctime);
+                n.meta.atime = n.meta.mtime;
+                n.meta.ctime = n.meta.mtime;
             }
         }
         let volume_time = self.nodes.first().map(|r| r.meta.ctime).unwrap_or_default();
