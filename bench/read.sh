@@ -248,6 +248,8 @@ else
     echo "memory: skipped: tool missing (/usr/bin/time)" >&2
 fi
 
+rm -rf "$out"   # the extracted trees (several GB); data/ is kept
+
 # --- 5. report -------------------------------------------------------------------
 python3 - "$res" <<'EOF'
 import json, os, sys
