@@ -136,6 +136,12 @@ struct Ctx<'a, S: ReadAt> {
     written: AtomicU64,
     progress: &'a (dyn Fn(u64) + Sync),
     warnings: Mutex<Vec<String>>,
+    pid: u32,
+    tmp_seq: AtomicU64,
+    /// Whether the image file has holes (worth skipping when copying).
+    sparse_image: bool,
+    /// The owner files get anyway, so that chown can be skipped.
+    me: (u32, u32),
 }
 
 impl<S: ReadAt> Ctx<'_, S> {
@@ -200,7 +206,7 @@ impl<S: ReadAt> Ctx<'_, S> {
     }
 
     fn set_owner(&self, fd: impl AsFd, e: &Entry) -> Result<()> {
-        if self.chown {
+        if self.chown && (e.uid, e.gid) != self.me {
             rfs::fchown(
                 fd,
                 Some(rustix::fs::Uid::from_raw(e.uid)),
@@ -225,28 +231,31 @@ impl<S: ReadAt> Ctx<'_, S> {
     }
 
     /// Writes one regular file through a temporary name.
-    fn write_file(&self, dir: &OwnedFd, item: &Item) -> Result<()> {
+    fn write_file(&self, dir: &OwnedFd, item: &Item, buf: &mut Vec<u8>) -> Result<()> {
         let e = &item.entry;
         self.reserve(e.size, &e.path)?;
         let name = e.name.as_str();
         let tmp = format!(
-            ".{}.isoforge-{}",
-            if name.len() > 200 {
-                &name[..name.floor_char_boundary(200)]
-            } else {
-                name
-            },
-            std::process::id()
+            ".isoforge-{}-{}",
+            self.pid,
+            self.tmp_seq.fetch_add(1, Ordering::Relaxed)
         );
         let flags =
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = rfs::openat(dir, tmp.as_str(), flags, Mode::from_raw_mode(0o600))
+        // Without --preserve-permissions the mode is the image's less the
+        // umask, which is what creating the file with it gives: no fchmod.
+        let mode = self.mode_for(e);
+        let exact = self.opts.preserve_permissions || mode & 0o7000 != 0;
+        let create_mode = if exact { 0o600 } else { e.mode & 0o777 };
+        let fd = rfs::openat(dir, tmp.as_str(), flags, Mode::from_raw_mode(create_mode))
             .map_err(|er| io_err("cannot create", &item.rel, er))?;
         let mut fd = File::from(fd);
         let result = (|| -> Result<()> {
-            self.copy_data(e, &mut fd)?;
-            rfs::fchmod(&fd, Mode::from_raw_mode(self.mode_for(e)))
-                .map_err(|er| io_err("cannot set mode of", &item.rel, er))?;
+            self.copy_data(e, &mut fd, buf)?;
+            if exact {
+                rfs::fchmod(&fd, Mode::from_raw_mode(mode))
+                    .map_err(|er| io_err("cannot set mode of", &item.rel, er))?;
+            }
             self.set_owner(&fd, e)?;
             rfs::futimens(&fd, &times(e))
                 .map_err(|er| io_err("cannot set times of", &item.rel, er))?;
@@ -274,22 +283,46 @@ impl<S: ReadAt> Ctx<'_, S> {
 
     /// Copies a file's data: holes in the image stay holes, and data moves in
     /// the kernel with `copy_file_range` when the image is a local file.
-    fn copy_data(&self, e: &Entry, out: &mut File) -> Result<()> {
+    fn copy_data(&self, e: &Entry, out: &mut File, buf: &mut Vec<u8>) -> Result<()> {
+        use std::os::unix::fs::FileExt;
         let img = self.img;
         let file = img.source().as_file();
         let ranges = img.data_ranges(e)?;
         match (file, ranges) {
+            // Small files: one read and one write beat copy_file_range.
+            (Some(src), Some(ranges)) if e.size <= SMALL_FILE => {
+                buf.resize(e.size as usize, 0);
+                let mut at = 0usize;
+                for (off, len) in ranges {
+                    let dst = buf.get_mut(at..at + len as usize).unwrap_or_default();
+                    FileExt::read_exact_at(src, dst, off).map_err(|er| Error::Io {
+                        source: er,
+                        offset: Some(off),
+                    })?;
+                    at += len as usize;
+                }
+                out.write_all(buf)?;
+                (self.progress)(e.size);
+            }
             (Some(src), Some(ranges)) => {
                 let mut out_pos = 0u64;
                 for (off, len) in ranges {
-                    copy_range_sparse(src, off, len, out, out_pos).map_err(|er| Error::Io {
+                    if self.sparse_image {
+                        copy_range_sparse(src, off, len, out, out_pos)
+                    } else {
+                        copy_exact(src, off, out, out_pos, len)
+                    }
+                    .map_err(|er| Error::Io {
                         source: er,
                         offset: Some(off),
                     })?;
                     out_pos += len;
                     (self.progress)(len);
                 }
-                out.set_len(out_pos)?;
+                if self.sparse_image {
+                    // A hole at the end was skipped, not written.
+                    out.set_len(out_pos)?;
+                }
             }
             _ => {
                 let mut w = io::BufWriter::with_capacity(1 << 20, &mut *out);
@@ -300,6 +333,15 @@ impl<S: ReadAt> Ctx<'_, S> {
         }
         Ok(())
     }
+}
+
+/// Files up to this size are copied with one read and one write.
+const SMALL_FILE: u64 = 256 * 1024;
+
+/// Whether a file has any hole (SEEK_HOLE finds one before its end).
+fn has_holes(f: &File) -> bool {
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    matches!(rfs::seek(f, rfs::SeekFrom::Hole(0)), Ok(h) if h < len)
 }
 
 /// Copies `len` bytes at `off` of `src` to `out` at `out_pos`, skipping holes.
@@ -437,6 +479,13 @@ pub fn extract<S: ReadAt>(
         written: AtomicU64::new(0),
         progress,
         warnings: Mutex::new(Vec::new()),
+        pid: std::process::id(),
+        tmp_seq: AtomicU64::new(0),
+        sparse_image: img.source().as_file().is_some_and(has_holes),
+        me: (
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        ),
     };
     let mut report = ExtractReport::default();
 
@@ -541,8 +590,9 @@ pub fn extract<S: ReadAt>(
         .par_iter()
         .try_for_each(|(dir, files)| -> Result<()> {
             let fd = ctx.open_dir(dir)?;
+            let mut buf = Vec::new();
             for it in files {
-                ctx.write_file(&fd, it)?;
+                ctx.write_file(&fd, it, &mut buf)?;
             }
             Ok(())
         })?;
