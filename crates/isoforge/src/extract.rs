@@ -16,7 +16,7 @@
 //! are preserved by root. The total number of bytes written is capped, so
 //! images whose files share one extent many times cannot fill the disk.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
@@ -78,8 +78,133 @@ pub struct ExtractReport {
 /// An entry with its path relative to the destination.
 struct Item {
     rel: String,
-    parent: String,
     entry: Entry,
+}
+
+/// Files are written in batches of this many, in parallel.
+const BATCH: usize = 2048;
+
+/// State of the directory-by-directory extraction.
+struct Walker {
+    /// Directories still to list, with their destination paths.
+    stack: Vec<(Entry, String)>,
+    visited: HashSet<u32>,
+    dir_bytes: u64,
+    dir_budget: u64,
+    entries: u64,
+    /// Rock Ridge hard-link groups: key -> destination path of the first.
+    first_link: HashMap<(u8, u64), String>,
+    /// (first, later) hard links to make once files exist.
+    links: Vec<(String, Item)>,
+    /// Symbolic links and special files, made last.
+    deferred: Vec<Item>,
+    /// Directories, for modes and times at the end.
+    dirs: Vec<Item>,
+    /// Files to write, per destination directory.
+    batch: Vec<(String, Vec<Item>)>,
+    batch_files: usize,
+}
+
+impl Walker {
+    fn push_dir<S: ReadAt>(&mut self, _ctx: &Ctx<'_, S>, e: Entry, rel: String) -> Result<()> {
+        let lba = e.extents.first().map_or(0, |x| x.lba);
+        if !self.visited.insert(lba) {
+            return Err(Error::corrupt(
+                "directory record",
+                e.record_offset,
+                format!(
+                    "directory loop: {} points at block {lba}, a directory already visited",
+                    e.path
+                ),
+            ));
+        }
+        self.dir_bytes = self.dir_bytes.saturating_add(e.size);
+        if self.dir_bytes > self.dir_budget {
+            return Err(Error::LimitExceeded {
+                what: "total directory bytes read",
+                value: self.dir_bytes,
+                limit: self.dir_budget,
+            });
+        }
+        self.stack.push((e, rel));
+        Ok(())
+    }
+
+    /// Takes one entry: refuses a bad name, creates a directory, queues a
+    /// file, or defers a link or special file.
+    fn add<S: ReadAt>(
+        &mut self,
+        ctx: &Ctx<'_, S>,
+        rel: String,
+        entry: Entry,
+        files: &mut Vec<Item>,
+        report: &mut ExtractReport,
+    ) -> Result<()> {
+        if let Err(why) = valid_component(&entry.name) {
+            return ctx.warn(format!("{}: {why}; skipped", entry.path));
+        }
+        match entry.file_type {
+            FileType::Dir => {
+                ensure_dir(ctx, &rel, &entry.name)?;
+                report.dirs += 1;
+                let mut lite = entry.clone();
+                lite.extents.clear();
+                self.dirs.push(Item {
+                    rel: rel.clone(),
+                    entry: lite,
+                });
+                self.push_dir(ctx, entry, rel)?;
+            }
+            FileType::File => match link_key(&entry) {
+                Some(k) if self.first_link.contains_key(&k) => {
+                    let first = self.first_link.get(&k).cloned().unwrap_or_default();
+                    self.links.push((first, Item { rel, entry }));
+                }
+                Some(k) => {
+                    self.first_link.insert(k, rel.clone());
+                    files.push(Item { rel, entry });
+                }
+                None => files.push(Item { rel, entry }),
+            },
+            _ => self.deferred.push(Item { rel, entry }),
+        }
+        Ok(())
+    }
+
+    fn queue_files<S: ReadAt>(
+        &mut self,
+        ctx: &Ctx<'_, S>,
+        dir: String,
+        files: Vec<Item>,
+        report: &mut ExtractReport,
+    ) -> Result<()> {
+        if files.is_empty() {
+            return Ok(());
+        }
+        self.batch_files += files.len();
+        self.batch.push((dir, files));
+        if self.batch_files >= BATCH {
+            self.flush(ctx, report)?;
+        }
+        Ok(())
+    }
+
+    fn flush<S: ReadAt>(&mut self, ctx: &Ctx<'_, S>, report: &mut ExtractReport) -> Result<()> {
+        self.batch
+            .par_iter()
+            .try_for_each(|(dir, files)| -> Result<()> {
+                let fd = ctx.open_dir(dir)?;
+                let mut buf = Vec::new();
+                for it in files {
+                    ctx.write_file(&fd, it, &mut buf)?;
+                }
+                Ok(())
+            })?;
+        report.files += self.batch_files as u64;
+        self.batch.clear();
+        self.batch_files = 0;
+        Ok(())
+    }
 }
 
 fn valid_component(name: &str) -> std::result::Result<(), &'static str> {
@@ -489,52 +614,34 @@ pub fn extract<S: ReadAt>(
     };
     let mut report = ExtractReport::default();
 
-    // 1. Gather entries with their destination paths, refusing bad names.
-    let mut items: Vec<Item> = Vec::new();
-    let mut skipped: Vec<String> = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut add =
-        |ctx: &Ctx<'_, S>, items: &mut Vec<Item>, rel: String, entry: Entry| -> Result<()> {
-            let parent = parent_of(&rel).to_string();
-            if skipped
-                .iter()
-                .any(|s| rel.starts_with(s.as_str()) && rel.as_bytes().get(s.len()) == Some(&b'/'))
-            {
-                return Ok(());
-            }
-            if let Err(why) = valid_component(&entry.name) {
-                ctx.warn(format!("{}: {why}; skipped", entry.path))?;
-                skipped.push(rel);
-                return Ok(());
-            }
-            if !seen.insert(rel.clone()) {
-                ctx.warn(format!(
-                    "{}: the image has this name twice in one directory; the first one was kept",
-                    entry.path
-                ))?;
-                if entry.is_dir() {
-                    skipped.push(rel);
-                }
-                return Ok(());
-            }
-            items.push(Item { rel, parent, entry });
-            Ok(())
-        };
+    // 1-3. Directory by directory: check names, create subdirectories, and
+    //      write regular files in parallel batches. Links, special files and
+    //      directory attributes wait until every file is in place. Memory
+    //      holds one batch of files and the deferred items, not the tree.
+    let mut st = Walker {
+        stack: Vec::new(),
+        visited: HashSet::new(),
+        dir_bytes: 0,
+        dir_budget: img
+            .info()
+            .image_size
+            .saturating_mul(2)
+            .saturating_add(1 << 20),
+        entries: 0,
+        first_link: HashMap::new(),
+        links: Vec::new(),
+        deferred: Vec::new(),
+        dirs: Vec::new(),
+        batch: Vec::new(),
+        batch_files: 0,
+    };
     if paths.is_empty() {
-        for e in img.walk(view)? {
-            let e = e?;
-            let rel = e.path.trim_start_matches('/').to_string();
-            add(&ctx, &mut items, rel, e)?;
-        }
+        st.push_dir(&ctx, img.root(view)?, String::new())?;
     } else {
         for p in paths {
             let e = img.lookup(p, view)?;
             if e.path == "/" {
-                for c in img.walk(view)? {
-                    let c = c?;
-                    let rel = c.path.trim_start_matches('/').to_string();
-                    add(&ctx, &mut items, rel, c)?;
-                }
+                st.push_dir(&ctx, e, String::new())?;
                 continue;
             }
             // Parents of a named path are created with default modes.
@@ -547,70 +654,57 @@ pub fn extract<S: ReadAt>(
                 acc.push_str(comp);
                 ensure_dir(&ctx, &acc, comp)?;
             }
-            let is_dir = e.is_dir();
-            let base = e.path.clone();
-            add(&ctx, &mut items, rel, e.clone())?;
-            if is_dir {
-                let dir = img.lookup(&base, view)?;
-                for c in img.walk_from(&dir, view)? {
-                    let c = c?;
-                    let rel = c.path.trim_start_matches('/').to_string();
-                    add(&ctx, &mut items, rel, c)?;
-                }
-            }
+            let parent = parent_of(&rel).to_string();
+            let mut files = Vec::new();
+            st.add(&ctx, rel, e, &mut files, &mut report)?;
+            st.queue_files(&ctx, parent, files, &mut report)?;
         }
     }
-
-    // 2. Directories, parents first.
-    for it in items.iter().filter(|i| i.entry.is_dir()) {
-        ensure_dir(&ctx, &it.rel, &it.entry.name)?;
-        report.dirs += 1;
-    }
-
-    // 3. Regular files, grouped by directory, in parallel; the first of each
-    //    hard-link group carries the data.
-    let mut first_link: HashMap<(u8, u64), usize> = HashMap::new();
-    let mut links: Vec<(usize, usize)> = Vec::new();
-    let mut groups: BTreeMap<&str, Vec<&Item>> = BTreeMap::new();
-    for (i, it) in items.iter().enumerate() {
-        if it.entry.file_type != FileType::File {
-            continue;
+    while let Some((dir, rel)) = st.stack.pop() {
+        let children = img.read_dir(&dir, view)?;
+        st.entries += children.len() as u64;
+        if st.entries > img.options().limits.max_total_entries {
+            return Err(Error::LimitExceeded {
+                what: "total directory entries",
+                value: st.entries,
+                limit: img.options().limits.max_total_entries,
+            });
         }
-        if let Some(k) = link_key(&it.entry) {
-            if let Some(&first) = first_link.get(&k) {
-                links.push((first, i));
+        let mut names: HashSet<&str> = HashSet::with_capacity(children.len());
+        let mut files = Vec::new();
+        for c in &children {
+            if !names.insert(c.name.as_str()) {
+                ctx.warn(format!(
+                    "{}: the image has this name twice in one directory; the first one was kept",
+                    c.path
+                ))?;
                 continue;
             }
-            first_link.insert(k, i);
+            let crel = if rel.is_empty() {
+                c.name.clone()
+            } else {
+                format!("{rel}/{}", c.name)
+            };
+            st.add(&ctx, crel, c.clone(), &mut files, &mut report)?;
         }
-        groups.entry(it.parent.as_str()).or_default().push(it);
+        st.queue_files(&ctx, rel, files, &mut report)?;
     }
-    let groups: Vec<(&str, Vec<&Item>)> = groups.into_iter().collect();
-    groups
-        .par_iter()
-        .try_for_each(|(dir, files)| -> Result<()> {
-            let fd = ctx.open_dir(dir)?;
-            let mut buf = Vec::new();
-            for it in files {
-                ctx.write_file(&fd, it, &mut buf)?;
-            }
-            Ok(())
-        })?;
-    report.files = groups.iter().map(|g| g.1.len() as u64).sum();
+    st.flush(&ctx, &mut report)?;
+    let Walker {
+        links,
+        deferred,
+        dirs,
+        ..
+    } = st;
 
     // 4. Hard links, to files this extraction created.
-    for (first, i) in links {
-        let (Some(a), Some(b)) = (items.get(first), items.get(i)) else {
-            continue;
-        };
-        let (da, db) = (ctx.open_dir(&a.parent)?, ctx.open_dir(&b.parent)?);
-        match rfs::linkat(
-            &da,
-            a.entry.name.as_str(),
-            &db,
-            b.entry.name.as_str(),
-            AtFlags::empty(),
-        ) {
+    for (first, b) in &links {
+        let a_name = first.rsplit('/').next().unwrap_or(first);
+        let (da, db) = (
+            ctx.open_dir(parent_of(first))?,
+            ctx.open_dir(parent_of(&b.rel))?,
+        );
+        match rfs::linkat(&da, a_name, &db, b.entry.name.as_str(), AtFlags::empty()) {
             Ok(()) => report.hardlinks += 1,
             Err(rustix::io::Errno::EXIST) if !ctx.opts.overwrite => {
                 return Err(Error::InvalidInput(format!(
@@ -621,14 +715,8 @@ pub fn extract<S: ReadAt>(
             Err(rustix::io::Errno::EXIST) => {
                 rfs::unlinkat(&db, b.entry.name.as_str(), AtFlags::empty())
                     .map_err(|e| io_err("cannot replace", &b.rel, e))?;
-                rfs::linkat(
-                    &da,
-                    a.entry.name.as_str(),
-                    &db,
-                    b.entry.name.as_str(),
-                    AtFlags::empty(),
-                )
-                .map_err(|e| io_err("cannot link", &b.rel, e))?;
+                rfs::linkat(&da, a_name, &db, b.entry.name.as_str(), AtFlags::empty())
+                    .map_err(|e| io_err("cannot link", &b.rel, e))?;
                 report.hardlinks += 1;
             }
             Err(e) => return Err(io_err("cannot link", &b.rel, e)),
@@ -636,7 +724,7 @@ pub fn extract<S: ReadAt>(
     }
 
     // 5. Special files, reported unless asked for.
-    for it in items.iter().filter(|i| {
+    for it in deferred.iter().filter(|i| {
         matches!(
             i.entry.file_type,
             FileType::Char | FileType::Block | FileType::Fifo | FileType::Socket
@@ -656,7 +744,7 @@ pub fn extract<S: ReadAt>(
             FileType::Fifo => (rfs::FileType::Fifo, (0, 0)),
             _ => (rfs::FileType::Socket, (0, 0)),
         };
-        let fd = ctx.open_dir(&it.parent)?;
+        let fd = ctx.open_dir(parent_of(&it.rel))?;
         let devno = rfs::makedev(dev.0, dev.1);
         match rfs::mknodat(
             &fd,
@@ -671,7 +759,7 @@ pub fn extract<S: ReadAt>(
     }
 
     // 6. Symbolic links, last, never followed.
-    for it in items
+    for it in deferred
         .iter()
         .filter(|i| i.entry.file_type == FileType::Symlink)
     {
@@ -684,14 +772,14 @@ pub fn extract<S: ReadAt>(
             ))?;
             continue;
         }
-        if opts.safe_links && escapes(&it.parent, target) {
+        if opts.safe_links && escapes(parent_of(&it.rel), target) {
             ctx.warn(format!(
                 "{}: link target {target:?} leads outside the destination; skipped (--safe-links)",
                 e.path
             ))?;
             continue;
         }
-        let fd = ctx.open_dir(&it.parent)?;
+        let fd = ctx.open_dir(parent_of(&it.rel))?;
         match rfs::symlinkat(target, &fd, e.name.as_str()) {
             Ok(()) => {}
             Err(rustix::io::Errno::EXIST) if ctx.opts.overwrite => {
@@ -722,7 +810,7 @@ pub fn extract<S: ReadAt>(
     }
 
     // 7. Directory modes, owners and times, deepest first.
-    let mut dirs: Vec<&Item> = items.iter().filter(|i| i.entry.is_dir()).collect();
+    let mut dirs: Vec<&Item> = dirs.iter().collect();
     dirs.sort_by_key(|i| std::cmp::Reverse(i.rel.matches('/').count()));
     for it in dirs {
         let fd = ctx.open_dir(&it.rel)?;
