@@ -29,50 +29,6 @@ fn without(mut m: BTreeMap<String, Node>, prefix: &str) -> BTreeMap<String, Node
     m
 }
 
-fn pycdlib_names(img: &Path, space: &str) -> BTreeMap<String, bool> {
-    let script = r#"
-import json, sys, pycdlib
-iso = pycdlib.PyCdlib()
-iso.open(sys.argv[1])
-kw = {sys.argv[2] + "_path": "/"}
-out = {}
-for root, dirs, files in iso.walk(**kw):
-    base = root.rstrip("/")
-    for d in dirs:
-        out[base + "/" + d] = True
-    for f in files:
-        name = f
-        if sys.argv[2] == "iso":
-            name = name.split(";")[0]
-            if name.endswith(".") and len(name) > 1:
-                name = name[:-1]
-        out[base + "/" + name] = False
-print(json.dumps(out))
-"#;
-    let out = run(Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(img)
-        .arg(space));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn have_pycdlib() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import pycdlib"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        assert!(
-            std::env::var("ISOFORGE_REQUIRE_ORACLES").as_deref() != Ok("1"),
-            "oracle pycdlib is required but missing"
-        );
-        eprintln!("skipping: pycdlib is not installed");
-    }
-    ok
-}
-
 /// Every oracle reads `img` and sees `src`.
 fn check_created(src: &Path, img: &Path, rr: bool, joliet: bool) {
     let t = tempdir();
