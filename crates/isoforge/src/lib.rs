@@ -27,6 +27,7 @@
 pub mod diff;
 pub mod error;
 pub mod extract;
+mod fsutil;
 pub mod options;
 pub mod read;
 pub mod source;

@@ -154,6 +154,26 @@ fn a_file_that_changes_size_fails_the_write() {
 }
 
 #[test]
+fn a_large_file_that_changes_size_fails_the_direct_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("big");
+    std::fs::write(&f, vec![3u8; 3 << 20]).unwrap();
+    let mut b = Builder::new(BuildOptions::default());
+    b.add_host("/big", &f).unwrap();
+    let plan = b.plan().unwrap();
+    let out = std::fs::File::create(dir.path().join("o.iso")).unwrap();
+    std::fs::write(&f, vec![3u8; 1 << 20]).unwrap();
+    let err = plan.write_to_file(&out, &|_| {}).unwrap_err();
+    assert!(err.to_string().contains("changed size"), "{err}");
+    // Unchanged, the file copy gives the same bytes as the stream.
+    std::fs::write(&f, vec![3u8; 3 << 20]).unwrap();
+    plan.write_to_file(&out, &|_| {}).unwrap();
+    let mut streamed = Vec::new();
+    plan.write_to(&mut streamed, &|_| {}).unwrap();
+    assert!(std::fs::read(dir.path().join("o.iso")).unwrap() == streamed);
+}
+
+#[test]
 fn hard_links_share_one_extent_and_serial_number() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a"), b"shared").unwrap();

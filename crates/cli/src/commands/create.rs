@@ -149,20 +149,8 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
         .suffix(".tmp")
         .tempfile_in(&dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    {
-        let mut w = BufWriter::with_capacity(
-            1 << 20,
-            SparseFile {
-                f: tmp.as_file(),
-                pos: 0,
-            },
-        );
-        plan.write_to(&mut w, &|n| bar.inc(n))
-            .with_context(|| format!("writing {}", target.display()))?;
-        w.flush()?;
-    }
-    // Runs of zeros were skipped; the length covers them.
-    tmp.as_file().set_len(plan.image_len())?;
+    plan.write_to_file(tmp.as_file(), &|n| bar.inc(n))
+        .with_context(|| format!("writing {}", target.display()))?;
     tmp.as_file().sync_all()?;
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))?;
@@ -170,45 +158,4 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
         .with_context(|| format!("cannot rename the finished image to {}", target.display()))?;
     bar.finish_and_clear();
     Ok(Outcome::Ok)
-}
-
-/// Writes to a file, leaving holes where whole 64 KiB pieces are zero, so
-/// images of sparse inputs stay sparse and zero padding costs no disk.
-struct SparseFile<'a> {
-    f: &'a std::fs::File,
-    pos: u64,
-}
-
-impl Write for SparseFile<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        use std::os::unix::fs::FileExt;
-        const PIECE: usize = 64 * 1024;
-        // Runs of pieces with data go out in one write each.
-        let mut run: Option<(usize, usize)> = None;
-        let mut at = 0usize;
-        for piece in buf.chunks(PIECE) {
-            let data = piece.len() < PIECE || piece.iter().any(|&b| b != 0);
-            match (&mut run, data) {
-                (Some((_, end)), true) => *end = at + piece.len(),
-                (None, true) => run = Some((at, at + piece.len())),
-                (Some((s, e)), false) => {
-                    let (s, e) = (*s, *e);
-                    self.f
-                        .write_all_at(buf.get(s..e).unwrap_or_default(), self.pos + s as u64)?;
-                    run = None;
-                }
-                (None, false) => {}
-            }
-            at += piece.len();
-        }
-        if let Some((s, e)) = run {
-            self.f
-                .write_all_at(buf.get(s..e).unwrap_or_default(), self.pos + s as u64)?;
-        }
-        self.pos += buf.len() as u64;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }

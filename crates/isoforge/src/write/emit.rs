@@ -1,6 +1,7 @@
 //! Phase 2 of writing: every block in LBA order, in one pass, to any `Write`.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 
 use isoforge_format::ecma119::dirrec::{DirRecordSpec, FileFlags};
 use isoforge_format::ecma119::path_table::PathTableRecord;
@@ -28,10 +29,80 @@ pub struct WriteSummary {
 /// Counts bytes written so the emitter can check every block lands where
 /// the plan put it.
 struct Counting<'a> {
-    out: &'a mut dyn Write,
+    out: Out<'a>,
     pos: u64,
     progress: &'a dyn Fn(u64),
 }
+
+/// Where the image goes: any stream, or a file that large inputs are copied
+/// into by the kernel and zero runs are skipped in (left as holes).
+enum Out<'a> {
+    Stream(&'a mut dyn Write),
+    File(BufWriter<SparseFile<'a>>),
+}
+
+/// Writes to a file at a tracked position, leaving holes where whole 64 KiB
+/// pieces are zero; runs of pieces with data go out in one write each.
+struct SparseFile<'a> {
+    f: &'a File,
+    pos: u64,
+}
+
+impl Write for SparseFile<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        const PIECE: usize = 64 * 1024;
+        let mut run: Option<(usize, usize)> = None;
+        let mut at = 0usize;
+        for piece in buf.chunks(PIECE) {
+            let data = piece.len() < PIECE || piece.iter().any(|&b| b != 0);
+            match run {
+                Some((s, _)) if data => run = Some((s, at + piece.len())),
+                None if data => run = Some((at, at + piece.len())),
+                Some((s, e)) => {
+                    self.f
+                        .write_all_at(buf.get(s..e).unwrap_or_default(), self.pos + s as u64)?;
+                    run = None;
+                }
+                None => {}
+            }
+            at += piece.len();
+        }
+        if let Some((s, e)) = run {
+            self.f
+                .write_all_at(buf.get(s..e).unwrap_or_default(), self.pos + s as u64)?;
+        }
+        self.pos += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Write for Out<'_> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Out::Stream(w) => w.write(b),
+            Out::File(w) => w.write(b),
+        }
+    }
+    fn write_all(&mut self, b: &[u8]) -> std::io::Result<()> {
+        match self {
+            Out::Stream(w) => w.write_all(b),
+            Out::File(w) => w.write_all(b),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Out::Stream(w) => w.flush(),
+            Out::File(w) => w.flush(),
+        }
+    }
+}
+
+/// Host files at least this large are copied file to file by the kernel.
+const DIRECT_COPY: u64 = 1 << 20;
 
 impl Counting<'_> {
     fn put(&mut self, b: &[u8]) -> Result<()> {
@@ -198,7 +269,54 @@ impl Plan {
         self.write_dyn(&mut out, progress)
     }
 
+    /// Writes the image into a file: large inputs are copied by the kernel
+    /// (`copy_file_range`), and zero runs, holes in sparse inputs included,
+    /// are left as holes. The file is set to the image's length.
+    pub fn write_to_file(&self, f: &File, progress: &dyn Fn(u64)) -> Result<WriteSummary> {
+        let out = Out::File(BufWriter::with_capacity(1 << 20, SparseFile { f, pos: 0 }));
+        let s = self.write_out(out, progress)?;
+        f.set_len(self.image_len())?;
+        Ok(s)
+    }
+
     fn write_dyn(&self, out: &mut dyn Write, progress: &dyn Fn(u64)) -> Result<WriteSummary> {
+        self.write_out(Out::Stream(out), progress)
+    }
+
+    /// Copies a large host file straight into the output file.
+    fn copy_host(&self, w: &mut Counting<'_>, path: &std::path::Path, size: u64) -> Result<()> {
+        let Out::File(bw) = &mut w.out else {
+            return Err(Error::InvalidInput("direct copy needs a file".into()));
+        };
+        bw.flush()?;
+        let io = |e: std::io::Error| Error::Io {
+            source: std::io::Error::new(e.kind(), format!("{}: {e}", path.display())),
+            offset: None,
+        };
+        let src = File::open(path).map_err(io)?;
+        let changed = |now: u64| {
+            Error::InvalidInput(format!(
+                "{} changed size while it was being read ({size} bytes planned, {now} now); no image was written",
+                path.display()
+            ))
+        };
+        let len = src.metadata().map_err(io)?.len();
+        if len != size {
+            return Err(changed(len));
+        }
+        let sink = bw.get_mut();
+        crate::fsutil::copy_range_sparse(&src, 0, size, sink.f, sink.pos).map_err(io)?;
+        let len = src.metadata().map_err(io)?.len();
+        if len != size {
+            return Err(changed(len));
+        }
+        sink.pos += size;
+        w.pos += size;
+        (w.progress)(size);
+        Ok(())
+    }
+
+    fn write_out<'a>(&self, out: Out<'a>, progress: &'a dyn Fn(u64)) -> Result<WriteSummary> {
         let mut w = Counting {
             out,
             pos: 0,
@@ -244,7 +362,20 @@ impl Plan {
         let mut files = 0u64;
         for d in &self.data {
             w.at(d.lba)?;
-            let n = self.read_source(d.node, &mut |chunk| w.put(chunk))?;
+            let host = match self.b.nodes.get(d.node).map(|n| &n.kind) {
+                Some(super::builder::Kind::File {
+                    src: super::builder::FileSource::Host(p),
+                    ..
+                }) => Some(p.clone()),
+                _ => None,
+            };
+            let n = match host {
+                Some(p) if d.size >= DIRECT_COPY && matches!(w.out, Out::File(_)) => {
+                    self.copy_host(&mut w, &p, d.size)?;
+                    d.size
+                }
+                _ => self.read_source(d.node, &mut |chunk| w.put(chunk))?,
+            };
             if n != d.size {
                 return Err(Error::InvalidInput(
                     "internal layout error: file size".into(),

@@ -1,0 +1,89 @@
+//! Copying between files: in the kernel with `copy_file_range` where it can,
+//! skipping holes so that sparse data stays sparse.
+
+use std::fs::File;
+use std::io;
+
+use rustix::fs as rfs;
+
+/// Whether a file has any hole (SEEK_HOLE finds one before its end).
+pub(crate) fn has_holes(f: &File) -> bool {
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    matches!(rfs::seek(f, rfs::SeekFrom::Hole(0)), Ok(h) if h < len)
+}
+
+/// Copies `len` bytes at `off` of `src` to `out` at `out_pos`, skipping holes.
+pub(crate) fn copy_range_sparse(
+    src: &File,
+    off: u64,
+    len: u64,
+    out: &File,
+    out_pos: u64,
+) -> io::Result<()> {
+    let end = off + len;
+    let mut pos = off;
+    while pos < end {
+        let data = match rfs::seek(src, rfs::SeekFrom::Data(pos)) {
+            Ok(d) => d,
+            Err(rustix::io::Errno::NXIO) => return Ok(()),
+            Err(_) => pos, // SEEK_DATA unsupported: treat everything as data.
+        };
+        if data >= end {
+            return Ok(());
+        }
+        let hole = rfs::seek(src, rfs::SeekFrom::Hole(data))
+            .unwrap_or(end)
+            .min(end);
+        let hole = if hole <= data { end } else { hole };
+        copy_exact(src, data, out, out_pos + (data - off), hole - data)?;
+        pos = hole;
+    }
+    Ok(())
+}
+
+/// Copies `len` bytes between offsets, in the kernel where it can.
+pub(crate) fn copy_exact(
+    src: &File,
+    mut in_off: u64,
+    out: &File,
+    mut out_off: u64,
+    mut len: u64,
+) -> io::Result<()> {
+    while len > 0 {
+        let chunk = len.min(1 << 30) as usize;
+        match rfs::copy_file_range(src, Some(&mut in_off), out, Some(&mut out_off), chunk) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => len -= n as u64,
+            Err(
+                rustix::io::Errno::XDEV
+                | rustix::io::Errno::NOSYS
+                | rustix::io::Errno::INVAL
+                | rustix::io::Errno::OPNOTSUPP,
+            ) => return copy_rw(src, in_off, out, out_off, len),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Copies `len` bytes between offsets through a buffer.
+pub(crate) fn copy_rw(
+    src: &File,
+    mut in_off: u64,
+    out: &File,
+    mut out_off: u64,
+    mut len: u64,
+) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; len.min(1 << 20) as usize];
+    while len > 0 {
+        let n = len.min(buf.len() as u64) as usize;
+        let b = &mut buf[..n];
+        FileExt::read_exact_at(src, b, in_off)?;
+        out.write_all_at(b, out_off)?;
+        in_off += n as u64;
+        out_off += n as u64;
+        len -= n as u64;
+    }
+    Ok(())
+}
