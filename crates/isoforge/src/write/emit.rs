@@ -273,6 +273,8 @@ impl Plan {
     /// (`copy_file_range`), and zero runs, holes in sparse inputs included,
     /// are left as holes. The file is set to the image's length.
     pub fn write_to_file(&self, f: &File, progress: &dyn Fn(u64)) -> Result<WriteSummary> {
+        // Skipped zero runs must read as zeros: start from an empty file.
+        f.set_len(0)?;
         let out = Out::File(BufWriter::with_capacity(1 << 20, SparseFile { f, pos: 0 }));
         let s = self.write_out(out, progress)?;
         f.set_len(self.image_len())?;
