@@ -9,6 +9,7 @@
 #   ISOFORGE=path/to/isoforge       binary to test (default: release build)
 #   RUNS=3                          hyperfine runs per command
 set -euo pipefail
+export LC_ALL=C # printf %f parses the means with a dot
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 BENCH_DIR=${BENCH_DIR:-/tmp/isoforge-bench}
@@ -24,12 +25,18 @@ need() { command -v "$1" >/dev/null 2>&1; }
 for t in hyperfine python3; do
   need "$t" || { echo "missing $t (apt-get install hyperfine python3)"; exit 2; }
 done
+# Peak memory comes from GNU time; without it every RSS would read as 0 and
+# the memory target would pass unmeasured.
+[ -x /usr/bin/time ] || { echo "missing /usr/bin/time (apt-get install time)"; exit 2; }
 
 small="$BENCH_DIR/create-small"
 large="$BENCH_DIR/create-large"
 if [ ! -d "$small" ]; then
   echo "generating $small (60,000 files, ~0.5 GB)..."
-  python3 - "$small" <<'EOF'
+  # Built beside and renamed when complete: an interrupted run must not leave
+  # a partial tree that later runs would take as cached.
+  rm -rf "$small.partial"
+  python3 - "$small.partial" <<'EOF'
 import os, random, sys
 root = sys.argv[1]
 rng = random.Random(1)
@@ -43,11 +50,13 @@ for i in range(60000):
     with open(os.path.join(d, name), "wb") as f:
         f.write(block[off:off + n])
 EOF
+  mv "$small.partial" "$small"
 fi
 if [ ! -d "$large" ]; then
   echo "generating $large (3 x 1 GiB)..."
-  mkdir -p "$large"
-  python3 - "$large" <<'EOF'
+  rm -rf "$large.partial"
+  mkdir -p "$large.partial"
+  python3 - "$large.partial" <<'EOF'
 import os, random, sys
 rng = random.Random(2)
 chunk = bytes(rng.getrandbits(8) for _ in range(1 << 20))
@@ -56,6 +65,7 @@ for i in range(3):
         for j in range(1024):
             f.write(chunk[j % 7:] + chunk[:j % 7])
 EOF
+  mv "$large.partial" "$large"
 fi
 
 out="$BENCH_DIR/out"
@@ -70,7 +80,7 @@ bench() { # label tree
   )
   need xorriso && cmds+=("xorriso::xorriso -as mkisofs -quiet -R -J -o '$out/xorriso.iso' '$tree' 2>/dev/null")
   need genisoimage && cmds+=("genisoimage::genisoimage -quiet -R -J -o '$out/genisoimage.iso' '$tree' 2>/dev/null")
-  need bsdtar && cmds+=("bsdtar::bsdtar --format iso9660 -cf '$out/bsdtar.iso' -C '$tree' . 2>/dev/null || true")
+  need bsdtar && cmds+=("bsdtar::bsdtar --format iso9660 -cf '$out/bsdtar.iso' -C '$tree' . 2>/dev/null")
   local args=() names=()
   for c in "${cmds[@]}"; do
     names+=("${c%%::*}")
@@ -79,15 +89,19 @@ bench() { # label tree
   hyperfine --warmup 1 --runs "$RUNS" --export-json "$json" "${args[@]}" >/dev/null
   echo
   echo "== $label tree ($(du -sh "$tree" | cut -f1))"
-  printf '%-12s %10s %10s %12s\n' command mean_s "vs_isoforge" peak_rss_MB
-  local ours
+  printf '%-12s %10s %8s %12s %8s %12s\n' command mean_s sd_s vs_isoforge vs_cat peak_rss_MB
+  local ours cat
   ours=$(python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print([r['mean'] for r in d['results'] if r['command']=='isoforge'][0])" "$json")
+  cat=$(python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print([r['mean'] for r in d['results'] if r['command']=='cat-limit'][0])" "$json")
   for c in "${cmds[@]}"; do
-    local n=${c%%::*} cmd=${c#*::} mean rss
+    local n=${c%%::*} cmd=${c#*::} mean sd rss
     mean=$(python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print('%.3f'%[r['mean'] for r in d['results'] if r['command']==sys.argv[2]][0])" "$json" "$n")
+    sd=$(python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print('%.3f'%[r['stddev'] or 0 for r in d['results'] if r['command']==sys.argv[2]][0])" "$json" "$n")
     rss=$( { /usr/bin/time -v sh -c "$cmd" >/dev/null; } 2>&1 | awk -F: '/Maximum resident/ {printf "%.1f", $2/1024}')
-    printf '%-12s %10s %10.2f %12s\n' "$n" "$mean" "$(python3 -c "print($mean/$ours)")" "${rss:-?}"
-    results+=("$label $n $mean ${rss:-0}")
+    [ -n "$rss" ] || { echo "no peak RSS measured for $n"; exit 1; }
+    printf '%-12s %10s %8s %12.2f %8.2f %12s\n' "$n" "$mean" "$sd" \
+      "$(python3 -c "print($mean/$ours)")" "$(python3 -c "print($mean/$cat)")" "$rss"
+    results+=("$label $n $mean $rss")
   done
 }
 
