@@ -146,6 +146,14 @@ pub struct Builder {
     pub(crate) opts: BuildOptions,
     pub(crate) nodes: Vec<Node>,
     pub(crate) warnings: Vec<String>,
+    /// (directory, hash of a child's name) -> child, so that adding to a
+    /// directory of many files does not scan it each time.
+    index: HashMap<(NodeId, u64), NodeId>,
+}
+
+fn name_hash(name: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(name)
 }
 
 fn time_of(secs: i64, nanos: i64) -> Time {
@@ -204,6 +212,7 @@ impl Builder {
             opts,
             nodes: vec![root],
             warnings: Vec::new(),
+            index: HashMap::new(),
         }
     }
 
@@ -232,6 +241,12 @@ impl Builder {
     }
 
     fn child(&self, dir: NodeId, name: &str) -> Option<NodeId> {
+        match self.index.get(&(dir, name_hash(name))) {
+            None => return None,
+            Some(&id) if self.nodes.get(id).is_some_and(|n| n.name == name) => return Some(id),
+            // Two names with one hash: look through the directory.
+            Some(_) => {}
+        }
         match &self.nodes.get(dir)?.kind {
             Kind::Dir(c) => c
                 .iter()
@@ -262,6 +277,7 @@ impl Builder {
             )));
         }
         let id = self.nodes.len();
+        self.index.entry((parent, name_hash(name))).or_insert(id);
         self.nodes.push(Node {
             name: name.to_string(),
             parent,
