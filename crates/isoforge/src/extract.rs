@@ -32,7 +32,7 @@ use rustix::fs::{
 use crate::error::{Error, Result};
 use crate::fsutil::{copy_exact, copy_range_sparse, has_holes};
 use crate::options::View;
-use crate::read::{Entry, FileType, Image};
+use crate::read::{Dirs, Entry, FileType, Image};
 use crate::source::ReadAt;
 use isoforge_format::time::IsoTime;
 
@@ -89,10 +89,6 @@ const BATCH: usize = 2048;
 struct Walker {
     /// Directories still to list, with their destination paths.
     stack: Vec<(Entry, String)>,
-    visited: HashSet<u32>,
-    dir_bytes: u64,
-    dir_budget: u64,
-    entries: u64,
     /// Rock Ridge hard-link groups: key -> destination path of the first.
     first_link: HashMap<(u8, u64), String>,
     /// (first, later) hard links to make once files exist.
@@ -107,26 +103,8 @@ struct Walker {
 }
 
 impl Walker {
-    fn push_dir<S: ReadAt>(&mut self, _ctx: &Ctx<'_, S>, e: Entry, rel: String) -> Result<()> {
-        let lba = e.extents.first().map_or(0, |x| x.lba);
-        if !self.visited.insert(lba) {
-            return Err(Error::corrupt(
-                "directory record",
-                e.record_offset,
-                format!(
-                    "directory loop: {} points at block {lba}, a directory already visited",
-                    e.path
-                ),
-            ));
-        }
-        self.dir_bytes = self.dir_bytes.saturating_add(e.size);
-        if self.dir_bytes > self.dir_budget {
-            return Err(Error::LimitExceeded {
-                what: "total directory bytes read",
-                value: self.dir_bytes,
-                limit: self.dir_budget,
-            });
-        }
+    fn push_dir<S: ReadAt>(&mut self, walk: &mut Dirs<'_, S>, e: Entry, rel: String) -> Result<()> {
+        walk.enter(&e)?;
         self.stack.push((e, rel));
         Ok(())
     }
@@ -136,6 +114,7 @@ impl Walker {
     fn add<S: ReadAt>(
         &mut self,
         ctx: &Ctx<'_, S>,
+        walk: &mut Dirs<'_, S>,
         rel: String,
         entry: Entry,
         files: &mut Vec<Item>,
@@ -154,7 +133,7 @@ impl Walker {
                     rel: rel.clone(),
                     entry: lite,
                 });
-                self.push_dir(ctx, entry, rel)?;
+                self.push_dir(walk, entry, rel)?;
             }
             FileType::File => match link_key(&entry) {
                 Some(k) if self.first_link.contains_key(&k) => {
@@ -545,16 +524,9 @@ pub fn extract<S: ReadAt>(
     //      write regular files in parallel batches. Links, special files and
     //      directory attributes wait until every file is in place. Memory
     //      holds one batch of files and the deferred items, not the tree.
+    let mut walk = img.dirs(view)?;
     let mut st = Walker {
         stack: Vec::new(),
-        visited: HashSet::new(),
-        dir_bytes: 0,
-        dir_budget: img
-            .info()
-            .image_size
-            .saturating_mul(2)
-            .saturating_add(1 << 20),
-        entries: 0,
         first_link: HashMap::new(),
         links: Vec::new(),
         deferred: Vec::new(),
@@ -563,12 +535,12 @@ pub fn extract<S: ReadAt>(
         batch_files: 0,
     };
     if paths.is_empty() {
-        st.push_dir(&ctx, img.root(view)?, String::new())?;
+        st.stack.push((walk.root()?, String::new()));
     } else {
         for p in paths {
             let e = img.lookup(p, view)?;
             if e.path == "/" {
-                st.push_dir(&ctx, e, String::new())?;
+                st.stack.push((e, String::new()));
                 continue;
             }
             // Parents of a named path are created with default modes.
@@ -583,20 +555,12 @@ pub fn extract<S: ReadAt>(
             }
             let parent = parent_of(&rel).to_string();
             let mut files = Vec::new();
-            st.add(&ctx, rel, e, &mut files, &mut report)?;
+            st.add(&ctx, &mut walk, rel, e, &mut files, &mut report)?;
             st.queue_files(&ctx, parent, files, &mut report)?;
         }
     }
     while let Some((dir, rel)) = st.stack.pop() {
-        let children = img.read_dir(&dir, view)?;
-        st.entries += children.len() as u64;
-        if st.entries > img.options().limits.max_total_entries {
-            return Err(Error::LimitExceeded {
-                what: "total directory entries",
-                value: st.entries,
-                limit: img.options().limits.max_total_entries,
-            });
-        }
+        let children = walk.list(&dir)?;
         let mut names: HashSet<&str> = HashSet::with_capacity(children.len());
         let mut files = Vec::new();
         for c in &children {
@@ -612,7 +576,7 @@ pub fn extract<S: ReadAt>(
             } else {
                 format!("{rel}/{}", c.name)
             };
-            st.add(&ctx, crel, c.clone(), &mut files, &mut report)?;
+            st.add(&ctx, &mut walk, crel, c.clone(), &mut files, &mut report)?;
         }
         st.queue_files(&ctx, rel, files, &mut report)?;
     }

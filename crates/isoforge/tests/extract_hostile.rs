@@ -247,3 +247,14 @@ fn shared_extent_bomb_hits_the_byte_budget() {
         "{written} bytes written past the budget"
     );
 }
+
+#[test]
+fn directory_loop_stops_extraction() {
+    // A subdirectory whose extent is the root's own.
+    let mut iso = Iso::rock_ridge(DATA);
+    let su = [px(0o040_755), nm(0, b"loop")].concat();
+    iso.root(true, &[dir_record(b"LOOP", ROOT, BLOCK as u32, DIR, &su)]);
+    let (r, _t) = run(iso.bytes(), View::RockRidge, &ExtractOptions::default());
+    let e = r.unwrap_err();
+    assert!(e.to_string().contains("directory loop"), "{e}");
+}

@@ -40,7 +40,7 @@ use crate::source::ReadAt;
 
 pub use file::FileReader;
 pub use pathtable::PathTableCheck;
-pub use walk::Walk;
+pub use walk::{Dirs, Walk};
 
 /// The kind of a directory entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -642,6 +642,11 @@ impl<S: ReadAt> Image<S> {
             return Err(Error::NotADirectory(dir.path.clone()));
         }
         Walk::from_dir(self, tree, dir)
+    }
+
+    /// A directory-by-directory traversal of a view under one work budget.
+    pub fn dirs(&self, view: View) -> Result<Dirs<'_, S>> {
+        Ok(Dirs::new(self, self.tree(view)?))
     }
 
     /// The entries of a directory, sorted by name.

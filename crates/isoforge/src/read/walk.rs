@@ -7,14 +7,66 @@ use super::{Entry, Image, Tree};
 use crate::error::{Diagnostic, Error, Result};
 use crate::source::ReadAt;
 
+/// Directory-by-directory traversal of a hierarchy under one work budget:
+/// the caller lists a directory and chooses which subdirectories to enter.
+/// Entering a directory a second time is a loop and an error, and the
+/// limits on entries and directory bytes hold for the whole traversal.
+pub struct Dirs<'a, S: ReadAt> {
+    img: &'a Image<S>,
+    tree: Tree,
+    visited: HashSet<u32>,
+    budget: Budget,
+}
+
+impl<'a, S: ReadAt> Dirs<'a, S> {
+    pub(crate) fn new(img: &'a Image<S>, tree: Tree) -> Self {
+        let mut visited = HashSet::new();
+        visited.insert(tree.root_lba);
+        Dirs {
+            img,
+            tree,
+            visited,
+            budget: Budget::new(img.limits()),
+        }
+    }
+
+    /// The root directory of the traversal's hierarchy (already entered).
+    pub fn root(&self) -> Result<Entry> {
+        self.img.root_entry(&self.tree)
+    }
+
+    /// Marks `dir` as entered. A directory reached twice is a loop.
+    pub fn enter(&mut self, dir: &Entry) -> Result<()> {
+        let lba = dir.extents.first().map_or(0, |x| x.lba);
+        if !self.visited.insert(lba) {
+            return Err(Error::corrupt(
+                "directory record",
+                dir.record_offset,
+                format!(
+                    "directory loop: {} points at block {lba}, a directory already visited",
+                    dir.path
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The children of `dir`, sorted by name.
+    pub fn list(&mut self, dir: &Entry) -> Result<Vec<Entry>> {
+        self.img.list_dir(&self.tree, dir, &mut self.budget)
+    }
+
+    /// Departures from the specifications tolerated so far.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.budget.diagnostics
+    }
+}
+
 /// Every entry of a hierarchy, parents before children, each directory's
 /// children sorted by name. Ends after the first error.
 pub struct Walk<'a, S: ReadAt> {
-    img: &'a Image<S>,
-    tree: Tree,
+    dirs: Dirs<'a, S>,
     stack: Vec<std::vec::IntoIter<Entry>>,
-    visited: HashSet<u32>,
-    budget: Budget,
     failed: bool,
 }
 
@@ -26,24 +78,21 @@ impl<'a, S: ReadAt> Walk<'a, S> {
 
     /// Walks below `dir` (not included).
     pub(crate) fn from_dir(img: &'a Image<S>, tree: Tree, dir: &Entry) -> Result<Self> {
-        let mut budget = Budget::new(img.limits());
-        let children = img.list_dir(&tree, dir, &mut budget)?;
-        let mut visited = HashSet::new();
-        visited.insert(tree.root_lba);
-        visited.insert(dir.extents.first().map_or(0, |x| x.lba));
+        let mut dirs = Dirs::new(img, tree);
+        if dir.depth > 0 {
+            dirs.enter(dir)?;
+        }
+        let children = dirs.list(dir)?;
         Ok(Walk {
-            img,
-            tree,
+            dirs,
             stack: vec![children.into_iter()],
-            visited,
-            budget,
             failed: false,
         })
     }
 
     /// Departures from the specifications tolerated so far.
     pub fn diagnostics(&self) -> &[Diagnostic] {
-        &self.budget.diagnostics
+        self.dirs.diagnostics()
     }
 
     fn step(&mut self) -> Option<Result<Entry>> {
@@ -54,18 +103,10 @@ impl<'a, S: ReadAt> Walk<'a, S> {
                 continue;
             };
             if e.is_dir() {
-                let lba = e.extents.first().map_or(0, |x| x.lba);
-                if !self.visited.insert(lba) {
-                    return Some(Err(Error::corrupt(
-                        "directory record",
-                        e.record_offset,
-                        format!(
-                            "directory loop: {} points at block {lba}, a directory already visited",
-                            e.path
-                        ),
-                    )));
+                if let Err(err) = self.dirs.enter(&e) {
+                    return Some(Err(err));
                 }
-                match self.img.list_dir(&self.tree, &e, &mut self.budget) {
+                match self.dirs.list(&e) {
                     Ok(children) => self.stack.push(children.into_iter()),
                     Err(err) => return Some(Err(err)),
                 }
