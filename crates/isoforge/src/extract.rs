@@ -393,13 +393,40 @@ impl<S: ReadAt> Ctx<'_, S> {
         let img = self.img;
         let file = img.source().as_file();
         let ranges = img.data_ranges(e)?;
+        // The byte budget was charged for `e.size`: the extents must hold
+        // exactly that, whatever a hostile record claims.
+        if let Some(r) = &ranges {
+            let held = r.iter().fold(0u64, |a, x| a.saturating_add(x.1));
+            if held != e.size {
+                return Err(Error::corrupt(
+                    "directory record",
+                    e.record_offset,
+                    format!("{}: extents hold {held} bytes, the file {}", e.path, e.size),
+                ));
+            }
+        }
         match (file, ranges) {
             // Small files: one read and one write beat copy_file_range.
             (Some(src), Some(ranges)) if e.size <= SMALL_FILE => {
                 buf.resize(e.size as usize, 0);
                 let mut at = 0usize;
                 for (off, len) in ranges {
-                    let dst = buf.get_mut(at..at + len as usize).unwrap_or_default();
+                    // The extents add up to the size the entry claims; if a
+                    // hostile record says otherwise, fail instead of writing
+                    // a short file.
+                    let dst = at
+                        .checked_add(len as usize)
+                        .and_then(|end| buf.get_mut(at..end))
+                        .ok_or_else(|| {
+                            Error::corrupt(
+                                "directory record",
+                                e.record_offset,
+                                format!(
+                                    "{}: extents hold more than the file's {} bytes",
+                                    e.path, e.size
+                                ),
+                            )
+                        })?;
                     FileExt::read_exact_at(src, dst, off).map_err(|er| Error::Io {
                         source: er,
                         offset: Some(off),
