@@ -489,18 +489,12 @@ fn sparse_5_gib_file_is_multi_extent() {
     let src = t.path().join("src");
     fs::create_dir(&src).unwrap();
     let size: u64 = 5 << 30;
-    let f = fs::File::create(src.join("five.bin")).unwrap();
-    f.set_len(size).unwrap();
-    use std::os::unix::fs::FileExt;
     let marks: [(u64, &[u8]); 3] = [
         (0, b"HEAD"),
         (0xFFFF_F800 - 2, b"EDGE"),
         (size - 4, b"TAIL"),
     ];
-    for (off, m) in marks {
-        f.write_all_at(m, off).unwrap();
-    }
-    drop(f);
+    sparse_with_marks(&src.join("five.bin"), size, &marks);
     let img = t.path().join("big.iso");
     create(&[], &src, &img);
     use std::os::unix::fs::MetadataExt;
@@ -550,12 +544,7 @@ fn sparse_5_gib_file_is_multi_extent() {
         "-C",
         out.to_str().unwrap(),
     ]);
-    let g = fs::File::open(out.join("five.bin")).unwrap();
-    for (off, m) in marks {
-        let mut b = vec![0u8; m.len()];
-        g.read_exact_at(&mut b, off).unwrap();
-        assert_eq!(&b[..], m);
-    }
+    assert_marks(&out.join("five.bin"), size, &marks);
     // Level 2 cannot hold it.
     let o = isoforge(&[
         "create",

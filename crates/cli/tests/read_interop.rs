@@ -390,19 +390,13 @@ fn file_over_4_gib_is_multi_extent() {
     fs::create_dir(&src).unwrap();
     let big = src.join("big.bin");
     let size: u64 = 4_500 * 1024 * 1024;
-    let f = fs::File::create(&big).unwrap();
-    f.set_len(size).unwrap();
-    use std::os::unix::fs::FileExt;
     // Markers at the start, across the 4 GiB - 2 KiB section boundary, and at the end.
     let marks: [(u64, &[u8]); 3] = [
         (0, b"START"),
         (4_294_965_248 - 3, b"ACROSS"),
         (size - 3, b"END"),
     ];
-    for (off, m) in marks {
-        f.write_all_at(m, off).unwrap();
-    }
-    drop(f);
+    sparse_with_marks(&big, size, &marks);
     let img = t.path().join("big.iso");
     // Written through cp so that the zero runs of the image stay holes.
     run(Command::new("sh").arg("-c").arg(format!(
@@ -423,13 +417,9 @@ fn file_over_4_gib_is_multi_extent() {
         "-C",
         out.to_str().unwrap(),
     ]);
+    assert_marks(&out.join("big.bin"), size, &marks);
     let got = fs::File::open(out.join("big.bin")).unwrap();
-    assert_eq!(got.metadata().unwrap().len(), size);
-    for (off, m) in marks {
-        let mut b = vec![0u8; m.len()];
-        got.read_exact_at(&mut b, off).unwrap();
-        assert_eq!(&b, m, "marker at {off}");
-    }
+    use std::os::unix::fs::FileExt;
     // Bytes around the markers are zero.
     let mut b = [0xFFu8; 4096];
     got.read_exact_at(&mut b, 1 << 31).unwrap();

@@ -505,3 +505,25 @@ pub fn have_pycdlib() -> bool {
     }
     ok
 }
+
+/// A sparse file of `size` bytes, zero but for `marks` (offset, bytes).
+pub fn sparse_with_marks(path: &Path, size: u64, marks: &[(u64, &[u8])]) {
+    use std::os::unix::fs::FileExt;
+    let f = fs::File::create(path).unwrap();
+    f.set_len(size).unwrap();
+    for (off, m) in marks {
+        f.write_all_at(m, *off).unwrap();
+    }
+}
+
+/// Asserts `path` is `size` bytes with `marks` where they were written.
+pub fn assert_marks(path: &Path, size: u64, marks: &[(u64, &[u8])]) {
+    use std::os::unix::fs::FileExt;
+    let f = fs::File::open(path).unwrap();
+    assert_eq!(f.metadata().unwrap().len(), size, "{}", path.display());
+    for (off, m) in marks {
+        let mut b = vec![0u8; m.len()];
+        f.read_exact_at(&mut b, *off).unwrap();
+        assert_eq!(&b[..], *m, "{}: marker at {off}", path.display());
+    }
+}
