@@ -505,13 +505,14 @@ impl Builder {
             }
             phys_parent.insert(mv, 0);
         }
+        let moved_set: std::collections::HashSet<NodeId> = moved.iter().copied().collect();
         // Physical slots per directory, sorted by identifier.
         let mut slots: HashMap<NodeId, Vec<(Vec<u8>, Slot)>> = HashMap::new();
         for &d in &all_dirs {
             let list = slots.entry(d).or_default();
             for &k in self.children(d) {
                 let id = t.id.get(&k).cloned().unwrap_or_default();
-                let s = if moved.contains(&k) {
+                let s = if moved_set.contains(&k) {
                     Slot::Placeholder(k)
                 } else {
                     Slot::Child(k)
