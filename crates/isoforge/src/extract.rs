@@ -322,15 +322,14 @@ impl<S: ReadAt> Ctx<'_, S> {
         Ok(())
     }
 
-    fn reserve(&self, n: u64, path: &str) -> Result<()> {
+    fn reserve(&self, n: u64) -> Result<()> {
         let before = self.written.fetch_add(n, Ordering::Relaxed);
         if before.saturating_add(n) > self.budget {
             return Err(Error::LimitExceeded {
                 what: "bytes extracted (raise it with --max-bytes)",
                 value: before.saturating_add(n),
                 limit: self.budget,
-            })
-            .map_err(|e| Error::InvalidInput(format!("{path}: {e}")));
+            });
         }
         Ok(())
     }
@@ -338,7 +337,7 @@ impl<S: ReadAt> Ctx<'_, S> {
     /// Writes one regular file through a temporary name.
     fn write_file(&self, dir: &OwnedFd, item: &Item, buf: &mut Vec<u8>) -> Result<()> {
         let e = &item.entry;
-        self.reserve(e.size, &e.path)?;
+        self.reserve(e.size)?;
         let name = e.name.as_str();
         let tmp = format!(
             ".isoforge-{}-{}",
