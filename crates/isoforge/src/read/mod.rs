@@ -665,21 +665,23 @@ impl<S: ReadAt> Image<S> {
             if !cur.is_dir() {
                 return Err(Error::NotADirectory(cur.path));
             }
-            let children = self.list_dir(&tree, &cur, &mut budget)?;
-            cur = match children.into_iter().find(|c| c.name == comp) {
-                Some(c) => c,
-                None => {
-                    // Plain ISO 9660 names are upper case; let users type either.
-                    let children = self.list_dir(&tree, &cur, &mut budget)?;
-                    let folded: Vec<_> = children
-                        .into_iter()
-                        .filter(|c| c.name.eq_ignore_ascii_case(comp))
-                        .collect();
-                    match <[Entry; 1]>::try_from(folded) {
-                        Ok([c]) if !tree.rock_ridge => c,
-                        _ => return Err(Error::NotFound(path.to_string())),
-                    }
+            let mut children = self.list_dir(&tree, &cur, &mut budget)?;
+            let exact = children.iter().position(|c| c.name == comp);
+            // Plain ISO 9660 names are upper case; let users type either,
+            // when the folded name is unambiguous.
+            let found = exact.or_else(|| {
+                let mut folded = children
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.name.eq_ignore_ascii_case(comp));
+                match (folded.next(), folded.next()) {
+                    (Some((i, _)), None) if !tree.rock_ridge => Some(i),
+                    _ => None,
                 }
+            });
+            cur = match found {
+                Some(i) => children.swap_remove(i),
+                None => return Err(Error::NotFound(path.to_string())),
             };
         }
         Ok(cur)
