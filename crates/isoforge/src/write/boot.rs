@@ -647,40 +647,6 @@ impl Plan {
                 bp.patches.insert(r.node, p);
             }
         }
-        // Volume size: whole cylinders under an MBR partition over the ISO,
-        // so the partition ends on a cylinder boundary (as isohybrid does).
-        let mut vol512 = u64::from(self.total_blocks) * 4;
-        let mbr_partitions = cfg.system_area.is_some() || cfg.hybrid_mbr;
-        if mbr_partitions {
-            vol512 = vol512.div_ceil(CYLINDER) * CYLINDER;
-            self.total_blocks = u32::try_from(vol512 / 4)
-                .map_err(|_| bad("the image would exceed 8 TiB".into()))?;
-        }
-        // Appended partitions, each starting on a 2048-byte boundary.
-        let mut appended: Vec<(u8, u8, u64, u64)> = Vec::new();
-        let mut end512 = vol512;
-        for a in &cfg.appended {
-            if !(1..=4).contains(&a.number) {
-                return Err(bad(format!(
-                    "appended partition number {} is not 1-4",
-                    a.number
-                )));
-            }
-            let size = std::fs::metadata(&a.path)
-                .map_err(|e| bad(format!("{}: {e}", a.path.display())))?
-                .len();
-            if size == 0 {
-                return Err(bad(format!("{} is empty", a.path.display())));
-            }
-            let blocks = size.div_ceil(SECTOR as u64);
-            appended.push((a.number, a.mbr_type, end512, blocks * 4));
-            bp.tail.push(Tail::File {
-                path: a.path.clone(),
-                size,
-                blocks,
-            });
-            end512 += blocks * 4;
-        }
         let seed = self.seed(&images)?;
         let bios = images.iter().find(|r| r.spec.platform == Platform::X86);
         let efi: Vec<&Resolved<'_>> = images
@@ -722,6 +688,39 @@ impl Plan {
                 }
             }
         }
+        // Volume size: whole cylinders under an MBR partition over the ISO,
+        // so the partition ends on a cylinder boundary (as isohybrid does).
+        let mut vol512 = u64::from(self.total_blocks) * 4;
+        if mode == MbrMode::Isohybrid || cfg.hybrid_mbr {
+            vol512 = vol512.div_ceil(CYLINDER) * CYLINDER;
+            self.total_blocks = u32::try_from(vol512 / 4)
+                .map_err(|_| bad("the image would exceed 8 TiB".into()))?;
+        }
+        // Appended partitions, each starting on a 2048-byte boundary.
+        let mut appended: Vec<(u8, u8, u64, u64)> = Vec::new();
+        let mut end512 = vol512;
+        for a in &cfg.appended {
+            if !(1..=4).contains(&a.number) {
+                return Err(bad(format!(
+                    "appended partition number {} is not 1-4",
+                    a.number
+                )));
+            }
+            let size = std::fs::metadata(&a.path)
+                .map_err(|e| bad(format!("{}: {e}", a.path.display())))?
+                .len();
+            if size == 0 {
+                return Err(bad(format!("{} is empty", a.path.display())));
+            }
+            let blocks = size.div_ceil(SECTOR as u64);
+            appended.push((a.number, a.mbr_type, end512, blocks * 4));
+            bp.tail.push(Tail::File {
+                path: a.path.clone(),
+                size,
+                blocks,
+            });
+            end512 += blocks * 4;
+        }
         let gpt_blocks = 1 + GPT_ARRAY_BLOCKS;
         let total512 = if cfg.gpt && !appended.is_empty() {
             (end512 + gpt_blocks).div_ceil(4) * 4
@@ -759,7 +758,10 @@ impl Plan {
             }
             _ => {}
         }
-        for &(n, ty, start, len) in &appended {
+        // Appended partitions are MBR partitions unless the MBR only
+        // protects a GPT, which then lists them.
+        let protective = mode == MbrMode::None && !cfg.hybrid_mbr && cfg.gpt;
+        for &(n, ty, start, len) in appended.iter().filter(|_| !protective) {
             if let Some(slot) = table.get_mut(usize::from(n) - 1) {
                 *slot = mbr_partition(0, ty, start, len);
             }
