@@ -130,6 +130,7 @@ impl Default for DiffOptions {
 /// Fields that only say where things lie.
 const LAYOUT_FIELDS: &[&str] = &[
     "volume_space_size",
+    "path_table_size",
     "l_path_table",
     "m_path_table",
     "image_size",

@@ -272,6 +272,7 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
             *field = v.clone();
         }
     }
+    b_opts.relocate_deep = max_depth(&img)? <= 8;
     let view = if info.rock_ridge.is_some() {
         View::RockRidge
     } else {
@@ -361,6 +362,19 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
         }
         if let Some(g) = &sa.gpt {
             boot.gpt_disk_guid = guid_bytes(&g.disk_guid_hex);
+            let mut parts = Vec::new();
+            for p in &g.partitions {
+                let i = usize::try_from(p.number).unwrap_or(0).saturating_sub(1);
+                if let Some(gb) = guid_bytes(&p.unique_guid_hex) {
+                    if parts.len() <= i && i < 256 {
+                        parts.resize(i + 1, [0u8; 16]);
+                    }
+                    if let Some(slot) = parts.get_mut(i) {
+                        *slot = gb;
+                    }
+                }
+            }
+            boot.gpt_partition_guids = parts;
         }
         match &sa.mbr {
             Some(m) if m.isohybrid || m.grub2_mbr => boot.system_area = Some(raw),
@@ -459,6 +473,23 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
         plan,
         notes: losses.notes,
     })
+}
+
+/// The deepest directory level of the plain ISO 9660 tree (the root is 1).
+fn max_depth<S: ReadAt>(img: &Image<S>) -> Result<usize> {
+    let mut dirs = img.dirs(View::Iso9660)?;
+    let mut queue = vec![(dirs.root()?, 1usize)];
+    let mut deepest = 1;
+    while let Some((d, depth)) = queue.pop() {
+        deepest = deepest.max(depth);
+        for e in dirs.list(&d)? {
+            if e.is_dir() {
+                dirs.enter(&e)?;
+                queue.push((e, depth + 1));
+            }
+        }
+    }
+    Ok(deepest)
 }
 
 /// Copies the tree of `view` into `b`, keeping recorded identifiers.

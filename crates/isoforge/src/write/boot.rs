@@ -157,9 +157,11 @@ pub struct BootConfig {
     pub mbr_efi_partition: bool,
     /// MBR disk signature (default: derived from the image's contents).
     pub disk_signature: Option<u32>,
-    /// GPT disk GUID; partition GUIDs follow from it (default: derived
-    /// from the image's contents).
+    /// GPT disk GUID (default: derived from the image's contents).
     pub gpt_disk_guid: Option<[u8; 16]>,
+    /// GPT partition GUIDs by entry number - 1 (default: derived from the
+    /// disk GUID's seed).
+    pub gpt_partition_guids: Vec<[u8; 16]>,
 }
 
 impl Default for BootConfig {
@@ -178,6 +180,7 @@ impl Default for BootConfig {
             mbr_efi_partition: true,
             disk_signature: None,
             gpt_disk_guid: None,
+            gpt_partition_guids: Vec::new(),
         }
     }
 }
@@ -346,8 +349,27 @@ fn mbr_partition(status: u8, ptype: u8, start: u64, blocks: u64) -> MbrPartition
     }
 }
 
+/// Where GUIDs come from: kept ones, else derived from a seed.
+struct Guids<'a> {
+    seed: [u8; 32],
+    disk: Option<[u8; 16]>,
+    parts: &'a [[u8; 16]],
+}
+
+impl Guids<'_> {
+    fn disk(&self) -> Guid {
+        self.disk.map_or_else(|| guid(&self.seed, 0), Guid)
+    }
+    fn part(&self, n: u8) -> Guid {
+        usize::from(n)
+            .checked_sub(1)
+            .and_then(|i| self.parts.get(i))
+            .map_or_else(|| guid(&self.seed, n), |g| Guid(*g))
+    }
+}
+
 fn gpt_entry(
-    seed: &[u8; 32],
+    guids: &Guids<'_>,
     n: u8,
     ty: Guid,
     first: u64,
@@ -357,7 +379,7 @@ fn gpt_entry(
 ) -> GptEntry {
     GptEntry {
         type_guid: ty,
-        unique_guid: guid(seed, n),
+        unique_guid: guids.part(n),
         first_lba: first,
         last_lba: last,
         attributes: attr,
@@ -367,7 +389,7 @@ fn gpt_entry(
 
 /// The primary or backup GPT header and array for `entries`.
 fn gpt_header(
-    seed: &[u8; 32],
+    guids: &Guids<'_>,
     array: &[u8],
     my_lba: u64,
     alternate: u64,
@@ -385,7 +407,7 @@ fn gpt_header(
         alternate_lba: alternate,
         first_usable_lba: 2 + GPT_ARRAY_BLOCKS,
         last_usable_lba: last_usable,
-        disk_guid: guid(seed, 0),
+        disk_guid: guids.disk(),
         entries_lba,
         num_entries: GPT_ENTRIES,
         entry_size: 128,
@@ -671,12 +693,12 @@ impl Plan {
                 bp.patches.insert(r.node, p);
             }
         }
-        let mut seed = self.seed(&images)?;
-        if let Some(g) = cfg.gpt_disk_guid {
-            if let Some(dst) = seed.get_mut(..16) {
-                dst.copy_from_slice(&g);
-            }
-        }
+        let seed = self.seed(&images)?;
+        let guids = Guids {
+            seed,
+            disk: cfg.gpt_disk_guid,
+            parts: &cfg.gpt_partition_guids,
+        };
         let bios = images.iter().find(|r| r.spec.platform == Platform::X86);
         let efi: Vec<&Resolved<'_>> = images
             .iter()
@@ -886,7 +908,7 @@ impl Plan {
                 }
                 entries.push((
                     next,
-                    gpt_entry(&seed, next, ty, first, last, GPT_RO_REQUIRED, &name),
+                    gpt_entry(&guids, next, ty, first, last, GPT_RO_REQUIRED, &name),
                 ));
                 next += 1;
             }
@@ -899,7 +921,7 @@ impl Plan {
                 entries.push((
                     num,
                     gpt_entry(
-                        &seed,
+                        &guids,
                         num,
                         ty,
                         start,
@@ -918,8 +940,8 @@ impl Plan {
                     dst.copy_from_slice(&b);
                 }
             }
-            let primary = gpt_header(&seed, &array, 1, backup_header, 2, last_usable);
-            let backup = gpt_header(&seed, &array, backup_header, 1, backup_array, last_usable);
+            let primary = gpt_header(&guids, &array, 1, backup_header, 2, last_usable);
+            let backup = gpt_header(&guids, &array, backup_header, 1, backup_array, last_usable);
             if let Some(dst) = sa.get_mut(512..1024) {
                 dst.copy_from_slice(&primary);
             }

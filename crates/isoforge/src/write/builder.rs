@@ -71,6 +71,10 @@ pub struct BuildOptions {
     /// Text fields of the Joliet descriptor, when they differ from the
     /// primary's.
     pub joliet_text: Option<VolumeText>,
+    /// Relocate directories nested deeper than eight levels (with Rock
+    /// Ridge, at ISO levels 1-3), as ECMA-119 requires; off, they stay
+    /// where they are, as xorriso writes them by default.
+    pub relocate_deep: bool,
 }
 
 /// The text fields of a supplementary (Joliet) volume descriptor.
@@ -117,6 +121,7 @@ impl Default for BuildOptions {
             volume_times: None,
             application_use: None,
             joliet_text: None,
+            relocate_deep: true,
         }
     }
 }

@@ -510,7 +510,7 @@ impl Builder {
             }
         }
         // Which directories must move: a plain ECMA-119 tree has 8 levels.
-        let relocate = !joliet && self.opts.level < 4;
+        let relocate = !joliet && self.opts.level < 4 && self.opts.relocate_deep;
         let mut depth: HashMap<NodeId, usize> = HashMap::new();
         depth.insert(0, 1);
         let mut moved: Vec<NodeId> = Vec::new();
