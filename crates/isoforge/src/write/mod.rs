@@ -7,6 +7,7 @@
 pub mod boot;
 pub mod builder;
 pub mod emit;
+pub mod esp;
 pub mod names;
 pub mod plan;
 pub mod rockridge;
