@@ -480,3 +480,45 @@ fn what_cannot_be_kept_is_refused_without_force() {
     assert!(String::from_utf8_lossy(&r.stderr).contains("dropped: the Apple partition map"));
     assert!(out.exists());
 }
+
+#[test]
+fn remaster_keeps_a_partition_offset() {
+    if !have("xorriso") || !have_file(ISOLINUX) || !have_file(ISOHDPFX) || !have("mkfs.vfat") {
+        return;
+    }
+    let t = tempdir();
+    let src = t.path().join("src");
+    fs::create_dir_all(src.join("isolinux")).unwrap();
+    fs::create_dir_all(src.join("boot/grub")).unwrap();
+    fs::copy(ISOLINUX, src.join("isolinux/isolinux.bin")).unwrap();
+    fs::write(src.join("notes.txt"), b"notes\n").unwrap();
+    fat_image(&src.join("boot/grub/efi.img"));
+    let img = t.path().join("offset.iso");
+    run(Command::new("xorriso")
+        .args([
+            "-as",
+            "mkisofs",
+            "-quiet",
+            "-r",
+            "-J",
+            "-partition_offset",
+            "16",
+        ])
+        .args(["-isohybrid-mbr", ISOHDPFX, "-b", "isolinux/isolinux.bin"])
+        .args(["-no-emul-boot", "-boot-load-size", "4", "-boot-info-table"])
+        .args([
+            "-eltorito-alt-boot",
+            "-e",
+            "boot/grub/efi.img",
+            "-no-emul-boot",
+        ])
+        .args(["-isohybrid-gpt-basdat", "-o"])
+        .arg(&img)
+        .arg(&src));
+    assert!(boot_setup(&img).contains(&"Partition offset: 16".to_string()));
+    remaster_and_check(
+        &img,
+        "/notes.txt",
+        &["/boot.catalog", "/isolinux/isolinux.bin"],
+    );
+}
