@@ -222,14 +222,20 @@ pub fn encode_entry(sig: &[u8; 2], payload: &[u8], out: &mut Vec<u8>) -> Result<
 impl Px {
     /// Encodes a PX entry (36 bytes without a serial number, 44 with).
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<()> {
-        let mut p = Vec::with_capacity(40);
-        for v in [self.mode, self.nlink, self.uid, self.gid]
-            .into_iter()
-            .chain(self.ino)
-        {
-            p.extend_from_slice(Both32::new(v).as_bytes());
+        let mut p = [0u8; 40];
+        let values = [
+            Some(self.mode),
+            Some(self.nlink),
+            Some(self.uid),
+            Some(self.gid),
+            self.ino,
+        ];
+        let mut len = 0usize;
+        for (d, v) in p.chunks_exact_mut(8).zip(values.into_iter().flatten()) {
+            d.copy_from_slice(Both32::new(v).as_bytes());
+            len = len.saturating_add(8);
         }
-        encode_entry(b"PX", &p, out)
+        encode_entry(b"PX", p.get(..len).unwrap_or_default(), out)
     }
 }
 

@@ -33,6 +33,8 @@ pub fn decode_ucs2be(b: &[u8]) -> String {
 /// Encodes a string as UCS-2 big-endian (UTF-16BE: characters outside the
 /// BMP become surrogate pairs).
 pub fn encode_ucs2be(s: &str, out: &mut Vec<u8>) {
+    // Two bytes per unit, and no more units than UTF-8 bytes.
+    out.reserve(s.len().saturating_mul(2));
     for u in s.encode_utf16() {
         out.extend_from_slice(&u.to_be_bytes());
     }

@@ -315,7 +315,7 @@ pub fn write_image(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     if !cli.quiet {
-        for w in plan.warnings() {
+        for w in plan.warning_texts() {
             eprintln!("isoforge: warning: {w}");
         }
         if cli.verbose {

@@ -455,7 +455,7 @@ impl Plan {
             if size == 0 {
                 return Err(bad(format!("boot image {} is empty", spec.path)));
             }
-            let lba = self.data_lba.get(&node).copied().unwrap_or(0);
+            let lba = self.data_lba_of(node).unwrap_or(0);
             out.push(Resolved {
                 spec,
                 node,
@@ -673,7 +673,7 @@ impl Plan {
         for n in &self.b.nodes {
             h.update(n.name.as_bytes());
             h.update([0]);
-            h.update(n.parent.to_le_bytes());
+            h.update(n.parent().to_le_bytes());
             h.update(n.meta.mtime.secs.to_le_bytes());
             if let Kind::File { size, .. } = &n.kind {
                 h.update(size.to_le_bytes());

@@ -1,10 +1,15 @@
 //! The tree to write, built from host directories, files and in-memory data.
 
 use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::fs;
+use std::os::fd::BorrowedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use rustix::fs as rfs;
 
 use crate::error::{Error, Result};
 use crate::read::Zisofs;
@@ -241,17 +246,41 @@ pub(crate) struct FixedIds {
     pub joliet: Option<Vec<u8>>,
 }
 
+/// Where a file's data comes from, as the tree keeps it: a host file of a
+/// scanned directory is named by that directory and the node's own name, so
+/// that a large tree does not hold a full path per file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Src {
+    /// The file named as the node in host directory `n` (an index into
+    /// `Builder::host_dirs`).
+    InDir(u32),
+    /// A host file.
+    Host(Box<Path>),
+    /// Bytes in memory.
+    Bytes(Arc<[u8]>),
+    /// Bytes of an existing image.
+    Image(Box<ImageData>),
+}
+
+/// What few files have: a hard link identity and zisofs parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FileExtra {
+    /// (device, inode) of a host file with more than one link, or a link key
+    /// of an image file: files that share it are hard links.
+    pub host_id: Option<(u64, u64)>,
+    /// zisofs parameters of data stored compressed.
+    pub zisofs: Option<Zisofs>,
+}
+
 /// What a node is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Kind {
     Dir(Vec<NodeId>),
     File {
-        src: FileSource,
+        src: Src,
         /// Bytes stored (compressed bytes for zisofs files).
         size: u64,
-        host_id: Option<(u64, u64)>,
-        /// zisofs parameters of data stored compressed.
-        zisofs: Option<Zisofs>,
+        extra: Option<Box<FileExtra>>,
     },
     Symlink(String),
     Device {
@@ -263,14 +292,48 @@ pub(crate) enum Kind {
     Socket,
 }
 
+impl Kind {
+    /// The hard link identity of a file.
+    pub fn host_id(&self) -> Option<(u64, u64)> {
+        match self {
+            Kind::File { extra: Some(x), .. } => x.host_id,
+            _ => None,
+        }
+    }
+
+    /// The zisofs parameters of a file stored compressed.
+    pub fn zisofs(&self) -> Option<&Zisofs> {
+        match self {
+            Kind::File { extra: Some(x), .. } => x.zisofs.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+fn file_extra(host_id: Option<(u64, u64)>, zisofs: Option<Zisofs>) -> Option<Box<FileExtra>> {
+    (host_id.is_some() || zisofs.is_some()).then(|| Box::new(FileExtra { host_id, zisofs }))
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Node {
-    pub name: String,
-    pub parent: NodeId,
+    pub name: Box<str>,
+    /// The parent directory (a `NodeId`, stored small: a tree holds many
+    /// nodes).
+    pub parent: u32,
     pub kind: Kind,
     pub meta: Meta,
-    /// Identifiers kept from an image the node was read from.
-    pub fixed: Option<Box<FixedIds>>,
+}
+
+impl Node {
+    /// The parent directory.
+    pub fn parent(&self) -> NodeId {
+        self.parent as NodeId
+    }
+}
+
+/// A node id as `Node::parent` holds it.
+fn small_id(id: NodeId) -> Result<u32> {
+    u32::try_from(id).map_err(|_| Error::InvalidInput("too many files".into()))
 }
 
 /// The tree of an image being built.
@@ -279,14 +342,19 @@ pub struct Builder {
     pub(crate) opts: BuildOptions,
     pub(crate) nodes: Vec<Node>,
     pub(crate) warnings: Vec<String>,
-    /// (directory, hash of a child's name) -> child, so that adding to a
-    /// directory of many files does not scan it each time.
-    index: HashMap<(NodeId, u64), NodeId>,
+    /// Identifiers nodes keep from an image they were read from.
+    pub(crate) fixed: HashMap<NodeId, FixedIds>,
+    /// Hash of (directory, a child's name) -> child, so that adding to a
+    /// directory of many files does not scan it each time. Dropped when the
+    /// tree is planned; lookups then scan the directory.
+    index: Option<HashMap<u64, NodeId>>,
+    /// Host directories whose files `Src::InDir` names.
+    pub(crate) host_dirs: HostDirs,
 }
 
-fn name_hash(name: &str) -> u64 {
+fn name_hash(dir: NodeId, name: &str) -> u64 {
     use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-    BuildHasherDefault::<DefaultHasher>::default().hash_one(name)
+    BuildHasherDefault::<DefaultHasher>::default().hash_one((dir, name))
 }
 
 fn time_of(secs: i64, nanos: i64) -> Time {
@@ -329,7 +397,7 @@ impl Builder {
             nanos: 0,
         };
         let root = Node {
-            name: String::new(),
+            name: "".into(),
             parent: 0,
             kind: Kind::Dir(Vec::new()),
             meta: Meta {
@@ -340,13 +408,14 @@ impl Builder {
                 atime: t,
                 ctime: t,
             },
-            fixed: None,
         };
         Builder {
             opts,
             nodes: vec![root],
             warnings: Vec::new(),
-            index: HashMap::new(),
+            fixed: HashMap::new(),
+            index: Some(HashMap::new()),
+            host_dirs: HostDirs::default(),
         }
     }
 
@@ -375,17 +444,21 @@ impl Builder {
     }
 
     fn child(&self, dir: NodeId, name: &str) -> Option<NodeId> {
-        match self.index.get(&(dir, name_hash(name))) {
-            None => return None,
-            Some(&id) if self.nodes.get(id).is_some_and(|n| n.name == name) => return Some(id),
-            // Two names with one hash: look through the directory.
-            Some(_) => {}
+        if let Some(index) = &self.index {
+            match index.get(&name_hash(dir, name)) {
+                None => return None,
+                Some(&id) if self.nodes.get(id).is_some_and(|n| &*n.name == name) => {
+                    return Some(id)
+                }
+                // Two names with one hash: look through the directory.
+                Some(_) => {}
+            }
         }
         match &self.nodes.get(dir)?.kind {
             Kind::Dir(c) => c
                 .iter()
                 .copied()
-                .find(|&i| self.nodes.get(i).is_some_and(|n| n.name == name)),
+                .find(|&i| self.nodes.get(i).is_some_and(|n| &*n.name == name)),
             _ => None,
         }
     }
@@ -408,10 +481,9 @@ impl Builder {
             parent,
             name,
             Kind::File {
-                src: FileSource::Image(data),
+                src: Src::Image(Box::new(data)),
                 size,
-                host_id: link.map(|l| (u64::MAX, l)),
-                zisofs,
+                extra: file_extra(link.map(|l| (u64::MAX, l)), zisofs),
             },
             meta,
         )
@@ -462,14 +534,14 @@ impl Builder {
         iso: Option<Vec<u8>>,
         joliet: Option<Vec<u8>>,
     ) {
-        if let Some(n) = self.nodes.get_mut(id) {
-            n.fixed = Some(Box::new(FixedIds { iso, joliet }));
+        if id < self.nodes.len() {
+            self.fixed.insert(id, FixedIds { iso, joliet });
         }
     }
 
     /// Takes a node out of its directory (with everything below it).
     fn detach(&mut self, id: NodeId) {
-        let Some((parent, name)) = self.nodes.get(id).map(|n| (n.parent, n.name.clone())) else {
+        let Some((parent, name)) = self.nodes.get(id).map(|n| (n.parent(), n.name.clone())) else {
             return;
         };
         if let Some(Node {
@@ -478,20 +550,20 @@ impl Builder {
         {
             c.retain(|&x| x != id);
         }
-        let key = (parent, name_hash(&name));
-        if self.index.get(&key) == Some(&id) {
-            self.index.remove(&key);
+        let key = name_hash(parent, &name);
+        if let Some(index) = self.index.as_mut().filter(|i| i.get(&key) == Some(&id)) {
+            index.remove(&key);
             // Another child whose name has the same hash takes the slot.
             let other = match self.nodes.get(parent).map(|n| &n.kind) {
                 Some(Kind::Dir(c)) => c.iter().copied().find(|&x| {
                     self.nodes
                         .get(x)
-                        .is_some_and(|n| name_hash(&n.name) == key.1)
+                        .is_some_and(|n| name_hash(parent, &n.name) == key)
                 }),
                 _ => None,
             };
-            if let Some(o) = other {
-                self.index.insert(key, o);
+            if let (Some(o), Some(index)) = (other, self.index.as_mut()) {
+                index.insert(key, o);
             }
         }
     }
@@ -532,23 +604,38 @@ impl Builder {
                     "{from} cannot move into itself ({to})"
                 )));
             }
-            up = self.nodes.get(up).map_or(0, |n| n.parent);
+            up = self.nodes.get(up).map_or(0, Node::parent);
         }
         if self.child(parent, name).is_some() {
             return Err(Error::InvalidInput(format!(
                 "{to} exists already; remove it first"
             )));
         }
+        let parent_id = small_id(parent)?;
         self.detach(id);
-        let renamed = self.nodes.get(id).is_some_and(|n| n.name != name);
-        if let Some(n) = self.nodes.get_mut(id) {
-            n.name = name.to_string();
-            n.parent = parent;
-            if renamed {
-                n.fixed = None;
-            }
+        let renamed = self.nodes.get(id).is_some_and(|n| &*n.name != name);
+        // A host file named by its directory and its name keeps its path.
+        let path = self.host_path(id);
+        if let (
+            Some(Node {
+                kind: Kind::File { src, .. },
+                ..
+            }),
+            Some(p),
+        ) = (self.nodes.get_mut(id), path)
+        {
+            *src = Src::Host(p.into_boxed_path());
         }
-        self.index.entry((parent, name_hash(name))).or_insert(id);
+        if let Some(n) = self.nodes.get_mut(id) {
+            n.name = name.into();
+            n.parent = parent_id;
+        }
+        if renamed {
+            self.fixed.remove(&id);
+        }
+        if let Some(index) = self.index.as_mut() {
+            index.entry(name_hash(parent, name)).or_insert(id);
+        }
         if let Some(Node {
             kind: Kind::Dir(c), ..
         }) = self.nodes.get_mut(parent)
@@ -556,6 +643,28 @@ impl Builder {
             c.push(id);
         }
         Ok(())
+    }
+
+    /// The host path of a file read from the host.
+    pub(crate) fn host_path(&self, id: NodeId) -> Option<PathBuf> {
+        match self.nodes.get(id) {
+            Some(Node {
+                kind: Kind::File { src, .. },
+                name,
+                ..
+            }) => match src {
+                Src::InDir(d) => Some(self.host_dirs.path(*d)?.join(&**name)),
+                Src::Host(p) => Some(p.to_path_buf()),
+                Src::Bytes(_) | Src::Image(_) => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Drops the name index: planning makes few lookups, which then look
+    /// through the directory.
+    pub(crate) fn drop_index(&mut self) {
+        self.index = None;
     }
 
     /// Replaces the options.
@@ -573,8 +682,7 @@ impl Builder {
     pub(crate) fn image_runs(&self, iso_path: &str) -> Option<Vec<(u64, u64)>> {
         match &self.nodes.get(self.lookup(iso_path)?)?.kind {
             Kind::File {
-                src: FileSource::Image(d),
-                ..
+                src: Src::Image(d), ..
             } => Some(d.runs.clone()),
             Kind::File { .. } => Some(Vec::new()),
             _ => None,
@@ -601,8 +709,8 @@ impl Builder {
         let mut parts = Vec::new();
         while id != 0 {
             let Some(n) = self.nodes.get(id) else { break };
-            parts.push(n.name.as_str());
-            id = n.parent;
+            parts.push(&*n.name);
+            id = n.parent();
         }
         parts.reverse();
         format!("/{}", parts.join("/"))
@@ -617,13 +725,15 @@ impl Builder {
             )));
         }
         let id = self.nodes.len();
-        self.index.entry((parent, name_hash(name))).or_insert(id);
+        let parent_id = small_id(parent)?;
+        if let Some(index) = self.index.as_mut() {
+            index.entry(name_hash(parent, name)).or_insert(id);
+        }
         self.nodes.push(Node {
-            name: name.to_string(),
-            parent,
+            name: name.into(),
+            parent: parent_id,
             kind,
             meta,
-            fixed: None,
         });
         if let Some(Node {
             kind: Kind::Dir(c), ..
@@ -675,14 +785,18 @@ impl Builder {
             FileSource::Image(d) => d.len(),
         };
         let parent = self.mkdir_p(dir)?;
+        let src = match src {
+            FileSource::Host(p) => Src::Host(p.into_boxed_path()),
+            FileSource::Bytes(b) => Src::Bytes(b),
+            FileSource::Image(d) => Src::Image(Box::new(d)),
+        };
         self.push(
             parent,
             name,
             Kind::File {
                 src,
                 size,
-                host_id: None,
-                zisofs: None,
+                extra: None,
             },
             meta,
         )
@@ -711,6 +825,7 @@ impl Builder {
     /// Symbolic links on the host are recorded as links, never followed.
     pub fn add_host(&mut self, iso_path: &str, host: &Path) -> Result<NodeId> {
         let m = fs::symlink_metadata(host).map_err(|e| host_err(host, e))?;
+        let st = HostStat::of(&m);
         if m.is_dir() {
             let id = if iso_path.trim_matches('/').is_empty() {
                 0
@@ -718,104 +833,136 @@ impl Builder {
                 self.mkdir_p(iso_path)?
             };
             if let Some(n) = self.nodes.get_mut(id) {
-                n.meta = meta_of(&m);
+                n.meta = st.meta;
             }
             self.add_tree_into(id, host)?;
             Ok(id)
         } else {
             let (dir, name) = Self::split(iso_path)?;
             let parent = self.mkdir_p(dir)?;
-            self.add_entry(parent, name, host, &m)
+            self.add_entry(parent, name, host, &st, None)
         }
     }
 
+    /// Adds the host entry at `host`, described by `st`. A regular file's
+    /// data is named by `in_dir` (its host directory) when given.
     fn add_entry(
         &mut self,
         parent: NodeId,
         name: &str,
         host: &Path,
-        m: &fs::Metadata,
+        st: &HostStat,
+        in_dir: Option<u32>,
     ) -> Result<NodeId> {
-        let ft = m.file_type();
-        let kind = if ft.is_file() {
-            Kind::File {
-                src: FileSource::Host(host.to_path_buf()),
-                size: m.len(),
-                host_id: (m.nlink() > 1).then(|| (m.dev(), m.ino())),
-                zisofs: None,
+        let kind = match st.kind {
+            HostKind::File => Kind::File {
+                src: match in_dir {
+                    Some(d) => Src::InDir(d),
+                    None => Src::Host(host.into()),
+                },
+                size: st.size,
+                extra: file_extra((st.nlink > 1).then_some(st.id), None),
+            },
+            HostKind::Dir => Kind::Dir(Vec::new()),
+            HostKind::Symlink => {
+                let t = fs::read_link(host).map_err(|e| host_err(host, e))?;
+                let t = match t.to_str() {
+                    Some(s) => s.to_string(),
+                    None => {
+                        self.warnings.push(format!(
+                            "{}: link target is not UTF-8; recorded with replacement characters",
+                            host.display()
+                        ));
+                        t.to_string_lossy().into_owned()
+                    }
+                };
+                Kind::Symlink(t)
             }
-        } else if ft.is_dir() {
-            Kind::Dir(Vec::new())
-        } else if ft.is_symlink() {
-            let t = fs::read_link(host).map_err(|e| host_err(host, e))?;
-            let t = match t.to_str() {
-                Some(s) => s.to_string(),
-                None => {
-                    self.warnings.push(format!(
-                        "{}: link target is not UTF-8; recorded with replacement characters",
-                        host.display()
-                    ));
-                    t.to_string_lossy().into_owned()
-                }
-            };
-            Kind::Symlink(t)
-        } else if ft.is_block_device() || ft.is_char_device() {
-            let rdev = m.rdev();
-            let major = ((rdev >> 32) & 0xFFFF_F000) as u32 | ((rdev >> 8) & 0xFFF) as u32;
-            let minor = ((rdev >> 12) & 0xFFFF_FF00) as u32 | (rdev & 0xFF) as u32;
-            Kind::Device {
-                block: ft.is_block_device(),
-                major,
-                minor,
-            }
-        } else if ft.is_fifo() {
-            Kind::Fifo
-        } else {
-            Kind::Socket
+            HostKind::Device { block } => Kind::Device {
+                block,
+                major: st.rdev.0,
+                minor: st.rdev.1,
+            },
+            HostKind::Fifo => Kind::Fifo,
+            HostKind::Socket => Kind::Socket,
         };
-        self.push(parent, name, kind, meta_of(m))
+        self.push(parent, name, kind, st.meta)
     }
 
     fn add_tree_into(&mut self, dir: NodeId, host: &Path) -> Result<()> {
         // Sorted so that the tree, and so the image, do not depend on the
         // order in which the host file system lists directories.
-        let mut stack = vec![(dir, host.to_path_buf())];
-        while let Some((id, path)) = stack.pop() {
-            let mut entries: Vec<(String, PathBuf)> = Vec::new();
-            for e in fs::read_dir(&path).map_err(|e| host_err(&path, e))? {
-                let e = e.map_err(|e| host_err(&path, e))?;
-                let os = e.file_name();
-                let name = match os.to_str() {
-                    Some(s) => s.to_string(),
+        let top = self.host_dirs.add(None, host.as_os_str())?;
+        let mut stack = vec![(dir, host.to_path_buf(), top)];
+        // (name, the host name when it is not UTF-8 and `name` is lossy)
+        let mut entries: Vec<(String, Option<OsString>)> = Vec::new();
+        while let Some((id, path, hd)) = stack.pop() {
+            // Entries are looked up relative to the open directory: no path
+            // walk from the root per entry.
+            let fd = rfs::openat(
+                rfs::CWD,
+                &path,
+                rfs::OFlags::RDONLY | rfs::OFlags::DIRECTORY | rfs::OFlags::CLOEXEC,
+                rfs::Mode::empty(),
+            )
+            .map_err(|e| host_err(&path, e.into()))?;
+            let mut listing = rfs::Dir::new(fd).map_err(|e| host_err(&path, e.into()))?;
+            entries.clear();
+            while let Some(e) = listing.read() {
+                let e = e.map_err(|e| host_err(&path, e.into()))?;
+                let raw = OsStr::from_bytes(e.file_name().to_bytes());
+                if raw == "." || raw == ".." {
+                    continue;
+                }
+                match raw.to_str() {
+                    Some(s) => entries.push((s.to_string(), None)),
                     None => {
-                        let lossy = os.to_string_lossy().into_owned();
+                        let lossy = raw.to_string_lossy().into_owned();
                         self.warnings.push(format!(
                             "{}: name is not UTF-8; recorded as {lossy:?}",
-                            e.path().display()
+                            path.join(raw).display()
                         ));
-                        lossy
+                        entries.push((lossy, Some(raw.to_os_string())));
                     }
-                };
-                entries.push((name, e.path()));
+                }
             }
-            entries.sort();
-            for (name, p) in entries {
-                let m = fs::symlink_metadata(&p).map_err(|e| host_err(&p, e))?;
-                if m.is_dir() {
-                    let child = match self.child(id, &name) {
-                        Some(c)
-                            if matches!(self.nodes.get(c).map(|n| &n.kind), Some(Kind::Dir(_))) =>
-                        {
-                            if let Some(n) = self.nodes.get_mut(c) {
-                                n.meta = meta_of(&m);
+            let host_name = |e: &(String, Option<OsString>)| -> Vec<u8> {
+                e.1.as_deref()
+                    .unwrap_or(OsStr::new(&e.0))
+                    .as_bytes()
+                    .to_vec()
+            };
+            entries.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| host_name(a).cmp(&host_name(b))));
+            let dfd = listing.fd().map_err(|e| host_err(&path, e.into()))?;
+            for (name, raw) in entries.drain(..) {
+                let host = raw.as_deref().unwrap_or(OsStr::new(&name));
+                let st = HostStat::at(dfd, host, || path.join(host))
+                    .map_err(|e| host_err(&path.join(host), e))?;
+                match st.kind {
+                    HostKind::Dir => {
+                        let child = match self.child(id, &name) {
+                            Some(c)
+                                if matches!(
+                                    self.nodes.get(c).map(|n| &n.kind),
+                                    Some(Kind::Dir(_))
+                                ) =>
+                            {
+                                if let Some(n) = self.nodes.get_mut(c) {
+                                    n.meta = st.meta;
+                                }
+                                c
                             }
-                            c
-                        }
-                        _ => self.add_entry(id, &name, &p, &m)?,
-                    };
-                    stack.push((child, p));
-                } else {
-                    self.add_entry(id, &name, &p, &m)?;
+                            _ => self.add_entry(id, &name, &path.join(host), &st, None)?,
+                        };
+                        let sub = self.host_dirs.add(Some(hd), host)?;
+                        stack.push((child, path.join(host), sub));
+                    }
+                    HostKind::File if raw.is_none() => {
+                        self.add_entry(id, &name, &path, &st, Some(hd))?;
+                    }
+                    _ => {
+                        self.add_entry(id, &name, &path.join(host), &st, None)?;
+                    }
                 }
             }
         }
@@ -828,14 +975,8 @@ impl Builder {
         let mut first: HashMap<(u64, u64), NodeId> = HashMap::new();
         let mut group = HashMap::new();
         for &id in order {
-            if let Some(Node {
-                kind: Kind::File {
-                    host_id: Some(k), ..
-                },
-                ..
-            }) = self.nodes.get(id)
-            {
-                let f = *first.entry(*k).or_insert(id);
+            if let Some(k) = self.nodes.get(id).and_then(|n| n.kind.host_id()) {
+                let f = *first.entry(k).or_insert(id);
                 group.insert(id, f);
             }
         }
@@ -843,9 +984,173 @@ impl Builder {
     }
 }
 
-fn host_err(p: &Path, e: std::io::Error) -> Error {
+/// An I/O error on host file `p`, naming it.
+pub(crate) fn host_err(p: &Path, e: std::io::Error) -> Error {
     Error::Io {
         source: std::io::Error::new(e.kind(), format!("{}: {e}", p.display())),
         offset: None,
+    }
+}
+
+/// Host directories, each kept as its parent and its name, so that a large
+/// tree does not hold a full path per directory.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HostDirs {
+    /// (parent, or [`HostDirs::TOP`] for a path kept whole; start and end
+    /// of the name in `names`)
+    dirs: Vec<(u32, u32, u32)>,
+    names: Vec<u8>,
+}
+
+impl HostDirs {
+    const TOP: u32 = u32::MAX;
+
+    /// Adds directory `name` of directory `parent` (or the directory at
+    /// path `name`); returns its index.
+    fn add(&mut self, parent: Option<u32>, name: &OsStr) -> Result<u32> {
+        let too_many = || Error::InvalidInput("too many host directories".into());
+        let index = u32::try_from(self.dirs.len())
+            .ok()
+            .filter(|&i| i != Self::TOP)
+            .ok_or_else(too_many)?;
+        let start = u32::try_from(self.names.len()).map_err(|_| too_many())?;
+        self.names.extend_from_slice(name.as_bytes());
+        let end = u32::try_from(self.names.len()).map_err(|_| too_many())?;
+        self.dirs.push((parent.unwrap_or(Self::TOP), start, end));
+        Ok(index)
+    }
+
+    /// The path of directory `d`.
+    pub fn path(&self, d: u32) -> Option<PathBuf> {
+        let mut parts: Vec<&OsStr> = Vec::new();
+        let mut cur = d;
+        loop {
+            let &(parent, start, end) = self.dirs.get(cur as usize)?;
+            parts.push(OsStr::from_bytes(
+                self.names.get(start as usize..end as usize)?,
+            ));
+            if parent == Self::TOP {
+                break;
+            }
+            // Parents come before their children, so the chain ends.
+            if parent >= cur {
+                return None;
+            }
+            cur = parent;
+        }
+        let mut path = PathBuf::from(parts.pop()?);
+        while let Some(p) = parts.pop() {
+            path.push(p);
+        }
+        Some(path)
+    }
+}
+
+/// What a host entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HostKind {
+    File,
+    Dir,
+    Symlink,
+    Device { block: bool },
+    Fifo,
+    Socket,
+}
+
+/// The attributes of a host entry that the tree records.
+struct HostStat {
+    kind: HostKind,
+    meta: Meta,
+    size: u64,
+    nlink: u64,
+    /// (device, inode)
+    id: (u64, u64),
+    /// Device major and minor number.
+    rdev: (u32, u32),
+}
+
+/// A device number as glibc's `makedev` (and so `MetadataExt::dev`) forms it.
+fn makedev(major: u32, minor: u32) -> u64 {
+    let (ma, mi) = (u64::from(major), u64::from(minor));
+    ((ma & 0xFFFF_F000) << 32) | ((ma & 0xFFF) << 8) | ((mi & 0xFFFF_FF00) << 12) | (mi & 0xFF)
+}
+
+impl HostStat {
+    fn of(m: &fs::Metadata) -> HostStat {
+        let ft = m.file_type();
+        let kind = if ft.is_file() {
+            HostKind::File
+        } else if ft.is_dir() {
+            HostKind::Dir
+        } else if ft.is_symlink() {
+            HostKind::Symlink
+        } else if ft.is_block_device() || ft.is_char_device() {
+            HostKind::Device {
+                block: ft.is_block_device(),
+            }
+        } else if ft.is_fifo() {
+            HostKind::Fifo
+        } else {
+            HostKind::Socket
+        };
+        let rdev = m.rdev();
+        let major = ((rdev >> 32) & 0xFFFF_F000) as u32 | ((rdev >> 8) & 0xFFF) as u32;
+        let minor = ((rdev >> 12) & 0xFFFF_FF00) as u32 | (rdev & 0xFF) as u32;
+        HostStat {
+            kind,
+            meta: meta_of(m),
+            size: m.len(),
+            nlink: m.nlink(),
+            id: (m.dev(), m.ino()),
+            rdev: (major, minor),
+        }
+    }
+
+    /// The entry `name` of the open directory `dir` (at host path `full`),
+    /// not following links.
+    fn at(
+        dir: BorrowedFd<'_>,
+        name: &OsStr,
+        full: impl FnOnce() -> PathBuf,
+    ) -> std::io::Result<HostStat> {
+        let flags = rfs::AtFlags::SYMLINK_NOFOLLOW | rfs::AtFlags::STATX_SYNC_AS_STAT;
+        let x = match rfs::statx(dir, name, flags, rfs::StatxFlags::BASIC_STATS) {
+            Ok(x) => x,
+            // No statx (old kernels, some sandboxes): the standard library
+            // falls back to stat.
+            Err(rustix::io::Errno::NOSYS | rustix::io::Errno::PERM) => {
+                return Ok(HostStat::of(&fs::symlink_metadata(full())?));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mode = u32::from(x.stx_mode);
+        let kind = match rfs::FileType::from_raw_mode(mode) {
+            rfs::FileType::RegularFile => HostKind::File,
+            rfs::FileType::Directory => HostKind::Dir,
+            rfs::FileType::Symlink => HostKind::Symlink,
+            rfs::FileType::BlockDevice => HostKind::Device { block: true },
+            rfs::FileType::CharacterDevice => HostKind::Device { block: false },
+            rfs::FileType::Fifo => HostKind::Fifo,
+            _ => HostKind::Socket,
+        };
+        let t = |ts: rfs::StatxTimestamp| Time {
+            secs: ts.tv_sec,
+            nanos: ts.tv_nsec,
+        };
+        Ok(HostStat {
+            kind,
+            meta: Meta {
+                perm: mode & 0o7777,
+                uid: x.stx_uid,
+                gid: x.stx_gid,
+                mtime: t(x.stx_mtime),
+                atime: t(x.stx_atime),
+                ctime: t(x.stx_ctime),
+            },
+            size: x.stx_size,
+            nlink: u64::from(x.stx_nlink),
+            id: (makedev(x.stx_dev_major, x.stx_dev_minor), x.stx_ino),
+            rdev: (x.stx_rdev_major, x.stx_rdev_minor),
+        })
     }
 }

@@ -14,8 +14,9 @@ use isoforge_format::SECTOR;
 use zerocopy::{FromZeros, IntoBytes};
 
 use super::boot::Tail;
-use super::builder::{FileSource, ImageData, VolumeText};
-use super::plan::{pack, NsTree, Plan, Set};
+use super::builder::{host_err, FileSource, ImageData, Kind, Src, VolumeText};
+use super::plan::{changed_size, DirBuf, NsTree, Plan, Set};
+use super::readahead::{self, ReadAhead};
 use super::rockridge::dir_time;
 use crate::error::{Error, Result};
 
@@ -48,6 +49,61 @@ enum Out<'a> {
 struct SparseFile<'a> {
     f: &'a File,
     pos: u64,
+    /// Where `pos` was when last sent to `writeback`.
+    flushed: u64,
+    /// Told how far the file is written, now and then (see [`writeback`]).
+    writeback: std::sync::mpsc::Sender<u64>,
+}
+
+/// Bytes written between requests to start writing them to disk.
+const WRITEBACK_STEP: u64 = 64 << 20;
+
+impl SparseFile<'_> {
+    /// Copies `len` bytes at `off` of `src` here, in the kernel, skipping
+    /// holes.
+    fn copy_from(&mut self, src: &File, off: u64, len: u64) -> std::io::Result<()> {
+        let mut done = 0u64;
+        while done < len {
+            let n = (len - done).min(WRITEBACK_STEP);
+            crate::fsutil::copy_range_sparse(src, off + done, n, self.f, self.pos)?;
+            self.pos += n;
+            done += n;
+            self.start_writeback();
+        }
+        Ok(())
+    }
+
+    /// Tells the writeback thread how far the file is written, a step at a
+    /// time.
+    fn start_writeback(&mut self) {
+        if self.pos - self.flushed >= WRITEBACK_STEP {
+            // Without the thread, only the early writeback is lost.
+            let _ = self.writeback.send(self.pos);
+            self.flushed = self.pos;
+        }
+    }
+}
+
+/// Has the kernel write the first bytes of `f` to disk, up to each position
+/// received, while the rest of the image is being written: the sync at the
+/// end then has little left to wait for, and a large image's dirty pages do
+/// not pile up until the kernel throttles the writer. `fadvise` with
+/// DONTNEED starts the writeback and drops the pages already written back
+/// from the cache (the data is unchanged). It waits for the disk queue, so
+/// it runs on a thread of its own.
+fn writeback(f: &File, written: &std::sync::mpsc::Receiver<u64>) {
+    while let Ok(mut pos) = written.recv() {
+        // Catch up with all that was written meanwhile.
+        while let Ok(p) = written.try_recv() {
+            pos = p;
+        }
+        let _ = rustix::fs::fadvise(
+            f,
+            0,
+            std::num::NonZeroU64::new(pos),
+            rustix::fs::Advice::DontNeed,
+        );
+    }
 }
 
 impl Write for SparseFile<'_> {
@@ -75,6 +131,7 @@ impl Write for SparseFile<'_> {
                 .write_all_at(buf.get(s..e).unwrap_or_default(), self.pos + s as u64)?;
         }
         self.pos += buf.len() as u64;
+        self.start_writeback();
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -169,13 +226,10 @@ fn copy_image(w: &mut Counting<'_>, img: &ImageData) -> Result<()> {
     bw.flush()?;
     let sink = bw.get_mut();
     for &(off, len) in &img.runs {
-        crate::fsutil::copy_range_sparse(src, off, len, sink.f, sink.pos).map_err(|e| {
-            Error::Io {
-                source: e,
-                offset: Some(off),
-            }
+        sink.copy_from(src, off, len).map_err(|e| Error::Io {
+            source: e,
+            offset: Some(off),
         })?;
-        sink.pos += len;
         w.pos += len;
         (w.progress)(len);
     }
@@ -282,17 +336,19 @@ impl Plan {
 
     fn path_table(&self, t: &NsTree, big_endian: bool, set: Set) -> Vec<u8> {
         let mut out = Vec::new();
+        let mut ident = Vec::new();
         for (i, d) in t.dirs.iter().enumerate() {
-            let name: &[u8] = if i == 0 {
-                &[0]
+            ident.clear();
+            if i == 0 {
+                ident.push(0);
             } else {
-                self.dir_ident(t, d.node)
-            };
+                self.dir_ident(t, d.node(), &mut ident);
+            }
             PathTableRecord {
                 ear_len: 0,
                 extent: set.meta(d.lba),
                 parent: u16::try_from(d.parent + 1).unwrap_or(1),
-                name,
+                name: &ident,
             }
             .encode(big_endian, &mut out);
         }
@@ -309,7 +365,10 @@ impl Plan {
             .map_or((0, 0), |d| (d.lba + d.size / SECTOR as u32, d.ce_blocks));
         let start = set.meta(start);
         let mut area = vec![0u8; blocks as usize * SECTOR];
-        for c in self.ce_chunks.iter().filter(|c| c.dir == dir) {
+        // Chunks are in directory order.
+        let first = self.ce_chunks.partition_point(|c| c.dir < dir);
+        let chunks = self.ce_chunks.get(first..).unwrap_or_default();
+        for c in chunks.iter().take_while(|c| c.dir == dir) {
             let mut bytes = c.bytes.clone();
             if let Some((b, o, l)) = c.next {
                 Continuation {
@@ -338,8 +397,24 @@ impl Plan {
     pub fn write_to_file(&self, f: &File, progress: &dyn Fn(u64)) -> Result<WriteSummary> {
         // Skipped zero runs must read as zeros: start from an empty file.
         f.set_len(0)?;
-        let out = Out::File(BufWriter::with_capacity(1 << 20, SparseFile { f, pos: 0 }));
-        let s = self.write_out(out, progress)?;
+        let (tx, written) = std::sync::mpsc::channel();
+        // Batches of small files read ahead are as large as the buffer, and so
+        // go out without a copy into it.
+        let out = Out::File(BufWriter::with_capacity(
+            readahead::BATCH,
+            SparseFile {
+                f,
+                pos: 0,
+                flushed: 0,
+                writeback: tx,
+            },
+        ));
+        let s = std::thread::scope(|scope| {
+            scope.spawn(move || writeback(f, &written));
+            // The sender goes with the output, which ends the writeback
+            // thread when it is dropped.
+            self.write_out(out, progress)
+        })?;
         f.set_len(self.image_len())?;
         Ok(s)
     }
@@ -354,10 +429,7 @@ impl Plan {
             return Err(Error::InvalidInput("direct copy needs a file".into()));
         };
         bw.flush()?;
-        let io = |e: std::io::Error| Error::Io {
-            source: std::io::Error::new(e.kind(), format!("{}: {e}", path.display())),
-            offset: None,
-        };
+        let io = |e: std::io::Error| host_err(path, e);
         let src = File::open(path).map_err(io)?;
         let changed = |now: u64| {
             Error::InvalidInput(format!(
@@ -369,13 +441,11 @@ impl Plan {
         if len != size {
             return Err(changed(len));
         }
-        let sink = bw.get_mut();
-        crate::fsutil::copy_range_sparse(&src, 0, size, sink.f, sink.pos).map_err(io)?;
+        bw.get_mut().copy_from(&src, 0, size).map_err(io)?;
         let len = src.metadata().map_err(io)?.len();
         if len != size {
             return Err(changed(len));
         }
-        sink.pos += size;
         w.pos += size;
         (w.progress)(size);
         Ok(())
@@ -384,10 +454,7 @@ impl Plan {
     /// Streams a host file appended after the volume.
     fn append_file(&self, w: &mut Counting<'_>, path: &std::path::Path, size: u64) -> Result<()> {
         use std::io::Read;
-        let io = |e: std::io::Error| Error::Io {
-            source: std::io::Error::new(e.kind(), format!("{}: {e}", path.display())),
-            offset: None,
-        };
+        let io = |e: std::io::Error| host_err(path, e);
         let f = File::open(path).map_err(io)?;
         let mut r = f.take(size);
         let mut buf = vec![0u8; size.clamp(1, 1 << 20) as usize];
@@ -401,10 +468,7 @@ impl Plan {
             done += n as u64;
         }
         if done != size {
-            return Err(Error::InvalidInput(format!(
-                "{} changed size while it was being read ({size} bytes planned, {done} read); no image was written",
-                path.display()
-            )));
+            return Err(changed_size(&path.display().to_string(), size, done));
         }
         Ok(())
     }
@@ -438,6 +502,7 @@ impl Plan {
     /// the first set's blocks moved on by the set's shift.
     fn write_trees(&self, w: &mut Counting<'_>, set: Set) -> Result<()> {
         let at = |lba: u32| lba + set.shift;
+        let mut buf = DirBuf::default();
         for t in std::iter::once(&self.iso).chain(self.joliet.as_ref()) {
             w.at(at(t.l_table))?;
             w.put(&self.path_table(t, false, set))?;
@@ -449,20 +514,87 @@ impl Plan {
         for t in std::iter::once(&self.iso).chain(self.joliet.as_ref()) {
             for (i, d) in t.dirs.iter().enumerate() {
                 w.at(at(d.lba))?;
-                let (records, _) = self.dir_records(t, i, set)?;
-                let bytes = pack(&records);
-                if bytes.len() != d.size as usize {
+                self.dir_records(t, i, set, &mut buf)?;
+                if buf.bytes.len() != d.size as usize {
                     return Err(Error::InvalidInput(
                         "internal layout error: directory size changed".into(),
                     ));
                 }
-                w.put(&bytes)?;
+                w.put(&buf.bytes)?;
                 if d.ce_blocks > 0 {
                     w.put(&self.ce_area(i, set))?;
                 }
             }
         }
         Ok(())
+    }
+
+    /// Writes the file data; files for which `ahead` holds come from `ra`.
+    /// Returns how many files were written.
+    fn write_data(
+        &self,
+        w: &mut Counting<'_>,
+        direct: bool,
+        ahead: &dyn Fn(usize) -> bool,
+        mut ra: ReadAhead,
+    ) -> Result<u64> {
+        let boot = self.boot.as_ref();
+        let mut files = 0u64;
+        let mut i = 0;
+        while let Some(d) = self.data.get(i) {
+            w.at(d.lba)?;
+            if ahead(i) {
+                let batch = ra.next(i)?;
+                w.put(batch.bytes())?;
+                files += batch.count as u64;
+                i += batch.count;
+                ra.done(batch)?;
+                continue;
+            }
+            i += 1;
+            if let Some(p) = boot.and_then(|b| b.patches.get(&d.node())) {
+                let mut pos = 0u64;
+                let n = self.read_source(d.node(), &mut |chunk| {
+                    let mut c = chunk.to_vec();
+                    p.apply(pos, &mut c);
+                    pos += c.len() as u64;
+                    w.put(&c)
+                })?;
+                if n != d.size {
+                    return Err(Error::InvalidInput(
+                        "internal layout error: file size".into(),
+                    ));
+                }
+                w.pad_to_block()?;
+                files += 1;
+                continue;
+            }
+            let src = match self.b.nodes.get(d.node()).map(|n| &n.kind) {
+                Some(Kind::File { src, .. }) => Some(src),
+                _ => None,
+            };
+            let direct = direct && d.size >= DIRECT_COPY;
+            let n = match src {
+                Some(Src::Host(_) | Src::InDir(_)) if direct => {
+                    let p = self.b.host_path(d.node()).unwrap_or_default();
+                    self.copy_host(w, &p, d.size)?;
+                    d.size
+                }
+                Some(Src::Image(img)) if direct && img.src.as_file().is_some() => {
+                    copy_image(w, img)?;
+                    d.size
+                }
+                _ => self.read_source(d.node(), &mut |chunk| w.put(chunk))?,
+            };
+            if n != d.size {
+                return Err(Error::InvalidInput(
+                    "internal layout error: file size".into(),
+                ));
+            }
+            w.pad_to_block()?;
+            files += 1;
+        }
+        Ok(files)
     }
 
     fn write_out<'a>(&self, out: Out<'a>, progress: &'a dyn Fn(u64)) -> Result<WriteSummary> {
@@ -493,50 +625,25 @@ impl Plan {
             w.put(cat)?;
             w.pad_to_block()?;
         }
-        let mut files = 0u64;
-        for d in &self.data {
-            w.at(d.lba)?;
-            if let Some(p) = boot.and_then(|b| b.patches.get(&d.node)) {
-                let mut pos = 0u64;
-                let n = self.read_source(d.node, &mut |chunk| {
-                    let mut c = chunk.to_vec();
-                    p.apply(pos, &mut c);
-                    pos += c.len() as u64;
-                    w.put(&c)
-                })?;
-                if n != d.size {
-                    return Err(Error::InvalidInput(
-                        "internal layout error: file size".into(),
-                    ));
-                }
-                w.pad_to_block()?;
-                files += 1;
-                continue;
-            }
-            let src = match self.b.nodes.get(d.node).map(|n| &n.kind) {
-                Some(super::builder::Kind::File { src, .. }) => Some(src),
-                _ => None,
-            };
-            let direct = d.size >= DIRECT_COPY && matches!(w.out, Out::File(_));
-            let n = match src {
-                Some(FileSource::Host(p)) if direct => {
-                    self.copy_host(&mut w, p, d.size)?;
-                    d.size
-                }
-                Some(FileSource::Image(img)) if direct && img.src.as_file().is_some() => {
-                    copy_image(&mut w, img)?;
-                    d.size
-                }
-                _ => self.read_source(d.node, &mut |chunk| w.put(chunk))?,
-            };
-            if n != d.size {
-                return Err(Error::InvalidInput(
-                    "internal layout error: file size".into(),
-                ));
-            }
-            w.pad_to_block()?;
-            files += 1;
-        }
+        let direct = matches!(w.out, Out::File(_));
+        // Small host files are read on a second thread, ahead of the writes.
+        let ahead = |i: usize| {
+            self.data.get(i).is_some_and(|d| {
+                d.size < DIRECT_COPY
+                    && !boot.is_some_and(|b| b.patches.contains_key(&d.node()))
+                    && matches!(
+                        self.b.nodes.get(d.node()).map(|n| &n.kind),
+                        Some(Kind::File {
+                            src: Src::Host(_) | Src::InDir(_),
+                            ..
+                        })
+                    )
+            })
+        };
+        let files = std::thread::scope(|scope| {
+            let ra = ReadAhead::start(scope, self, &ahead);
+            self.write_data(&mut w, direct, &ahead, ra)
+        })?;
         // Padding, with the backup GPT in its last blocks.
         for (at, bytes) in boot.map(|b| b.in_padding.as_slice()).unwrap_or_default() {
             w.zeros(at.saturating_sub(w.pos))?;

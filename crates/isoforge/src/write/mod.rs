@@ -10,6 +10,7 @@ pub mod emit;
 pub mod esp;
 pub mod names;
 pub mod plan;
+mod readahead;
 pub mod rockridge;
 
 pub use boot::{AppendedPartition, BootConfig, BootEmulation, BootImage};

@@ -137,6 +137,34 @@ pub fn decode_id(id: &[u8], joliet: bool) -> String {
     }
 }
 
+/// The name an identifier that [`assign`] gave reads as (as
+/// [`Renamed::assigned`] gives it), if it can tell.
+pub(crate) fn readable_id(id: &[u8], ns: Namespace, is_dir: bool) -> Option<String> {
+    let kind = Kind::of(ns);
+    match kind {
+        Kind::Joliet { .. } => {
+            if !id.len().is_multiple_of(2) {
+                return None;
+            }
+            let units: Vec<u16> = id
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes(<[u8; 2]>::try_from(c).unwrap_or_default()))
+                .collect();
+            String::from_utf16(&units).ok()
+        }
+        Kind::Level4 => String::from_utf8(id.to_vec()).ok(),
+        Kind::Strict { .. } => {
+            let s = std::str::from_utf8(id).ok()?;
+            if Rules::new(kind, is_dir).versioned() {
+                let s = s.strip_suffix(";1")?;
+                Some(s.strip_suffix('.').unwrap_or(s).to_string())
+            } else {
+                Some(s.to_string())
+            }
+        }
+    }
+}
+
 /// Assigns the recorded file identifiers of all children of one directory.
 ///
 /// Returns one identifier per child, in input order, as the bytes to record,

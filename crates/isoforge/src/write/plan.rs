@@ -5,12 +5,15 @@
 use std::collections::{BTreeMap, HashMap};
 
 use isoforge_format::ecma119::dirrec::{DirRecordSpec, FileFlags};
+use isoforge_format::strings::encode_ucs2be;
 use isoforge_format::SECTOR;
 
 use super::boot::BootPlan;
-use super::builder::{Builder, FileSource, Kind, Meta, Node, NodeId, RrVersion, Time};
+use super::builder::{
+    host_err, Builder, FileSource, Kind, Meta, Node, NodeId, RrVersion, Src, Time,
+};
 use super::names::{self, Child, Namespace};
-use super::rockridge::{self as rr, rr_flag};
+use super::rockridge::{self as rr, rr_flag, Entries};
 use crate::error::{Error, Result};
 
 /// Bytes per multi-extent section: the largest multiple of 2048 below 4 GiB.
@@ -25,35 +28,177 @@ const MAX_LEVEL: usize = 8;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Slot {
     /// An ordinary child.
-    Child(NodeId),
+    Child(u32),
     /// A relocated directory's placeholder (a file record with CL).
-    Placeholder(NodeId),
+    Placeholder(u32),
     /// A relocated directory in the relocation directory (with RE).
-    Moved(NodeId),
+    Moved(u32),
 }
 
 impl Slot {
     fn node(self) -> NodeId {
         match self {
-            Slot::Child(n) | Slot::Placeholder(n) | Slot::Moved(n) => n,
+            Slot::Child(n) | Slot::Placeholder(n) | Slot::Moved(n) => n as NodeId,
         }
     }
+}
+
+/// A node id as a slot holds it.
+fn slot_id(id: NodeId) -> Result<u32> {
+    u32::try_from(id).map_err(|_| Error::InvalidInput("too many files".into()))
 }
 
 /// A directory as laid out in one name space.
 #[derive(Debug, Clone)]
 pub(crate) struct PDir {
-    pub node: NodeId,
+    /// The directory's node (a `NodeId`; the fields are small, as a tree
+    /// may hold many directories).
+    pub node: u32,
     /// Physical parent (index into `dirs`).
-    pub parent: usize,
-    /// Logical parent, when relocated (index into `dirs`).
-    pub logical_parent: Option<usize>,
-    pub slots: Vec<Slot>,
+    pub parent: u32,
+    /// Logical parent, when relocated (index into `dirs`; [`NO_DIR`]: not
+    /// relocated).
+    pub logical_parent: u32,
+    /// The directory's records, as a range of `NsTree::slots`.
+    pub first_slot: u32,
+    pub slot_count: u32,
     pub lba: u32,
     pub size: u32,
     /// Blocks of continuation areas right after the directory's extent.
     pub ce_blocks: u32,
 }
+
+impl PDir {
+    fn new(node: NodeId, parent: usize) -> Result<PDir> {
+        Ok(PDir {
+            node: slot_id(node)?,
+            parent: slot_id(parent)?,
+            logical_parent: NO_DIR,
+            first_slot: 0,
+            slot_count: 0,
+            lba: 0,
+            size: 0,
+            ce_blocks: 0,
+        })
+    }
+
+    /// The directory's node.
+    pub fn node(&self) -> NodeId {
+        self.node as NodeId
+    }
+}
+
+/// How a name space's identifiers usually follow from names: those that
+/// do are not stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Derive {
+    /// They do not (ECMA-119 levels 1 to 3: upper case, `;1`).
+    No,
+    /// The name's UTF-8 bytes (level 4).
+    Utf8,
+    /// The name in UCS-2BE (Joliet).
+    Ucs2,
+}
+
+impl Derive {
+    fn of(ns: Namespace) -> Derive {
+        match ns {
+            Namespace::Joliet { .. } => Derive::Ucs2,
+            Namespace::Iso9660 { level, .. } if level >= 4 => Derive::Utf8,
+            Namespace::Iso9660 { .. } => Derive::No,
+        }
+    }
+
+    /// Whether `id` is what `name` becomes.
+    fn matches(self, name: &str, id: &[u8]) -> bool {
+        match self {
+            Derive::No => false,
+            Derive::Utf8 => name.as_bytes() == id,
+            Derive::Ucs2 => {
+                let mut units = id.chunks_exact(2);
+                name.encode_utf16()
+                    .all(|u| units.next() == Some(&u.to_be_bytes()[..]))
+                    && units.next().is_none()
+                    && units.remainder().is_empty()
+            }
+        }
+    }
+
+    fn append(self, name: &str, out: &mut Vec<u8>) {
+        match self {
+            Derive::No => {}
+            Derive::Utf8 => out.extend_from_slice(name.as_bytes()),
+            Derive::Ucs2 => encode_ucs2be(name, out),
+        }
+    }
+}
+
+/// Identifiers of nodes, kept in one buffer but for those that follow from
+/// the node's name.
+#[derive(Debug, Clone)]
+pub(crate) struct Ids {
+    derive: Derive,
+    bytes: Vec<u8>,
+    /// (start, length) in `bytes` per node, or a length of [`ABSENT`] or
+    /// [`DERIVED`] (made from the node's name).
+    span: Vec<(u32, u32)>,
+}
+
+/// `Ids::span` length of a node without identifier.
+const ABSENT: u32 = u32::MAX - 1;
+/// `Ids::span` length of an identifier made from the node's name.
+const DERIVED: u32 = u32::MAX;
+
+impl Ids {
+    fn new(derive: Derive, nodes: usize) -> Ids {
+        Ids {
+            derive,
+            bytes: Vec::new(),
+            span: vec![(0, ABSENT); nodes],
+        }
+    }
+
+    /// Records `id` as the identifier of `node`, named `name`.
+    fn set(&mut self, node: NodeId, name: &str, id: &[u8]) -> Result<()> {
+        let span = if self.derive.matches(name, id) {
+            (0, DERIVED)
+        } else {
+            let start = u32::try_from(self.bytes.len())
+                .ok()
+                .filter(|s| s.checked_add(id.len() as u32).is_some())
+                .ok_or_else(|| Error::InvalidInput("too many names".into()))?;
+            self.bytes.extend_from_slice(id);
+            (start, id.len() as u32)
+        };
+        if self.span.len() <= node {
+            self.span.resize(node + 1, (0, ABSENT));
+        }
+        if let Some(s) = self.span.get_mut(node) {
+            *s = span;
+        }
+        Ok(())
+    }
+
+    /// Appends the identifier of `node`, named `name`, to `out`; false if
+    /// it has none.
+    pub fn append(&self, node: NodeId, name: &str, out: &mut Vec<u8>) -> bool {
+        match self.span.get(node).copied() {
+            None | Some((_, ABSENT)) => false,
+            Some((_, DERIVED)) => {
+                self.derive.append(name, out);
+                true
+            }
+            Some((start, len)) => {
+                let at = start as usize;
+                out.extend_from_slice(self.bytes.get(at..at + len as usize).unwrap_or_default());
+                true
+            }
+        }
+    }
+}
+
+/// No directory: `NsTree::dir_of` of other nodes.
+const NO_DIR: u32 = u32::MAX;
 
 /// One name space's hierarchy.
 #[derive(Debug, Clone)]
@@ -62,22 +207,52 @@ pub(crate) struct NsTree {
     pub rock_ridge: bool,
     /// Directories in path-table order.
     pub dirs: Vec<PDir>,
-    pub dir_of: HashMap<NodeId, usize>,
+    /// Index into `dirs` of each directory node ([`NO_DIR`] for others).
+    pub dir_of: Vec<u32>,
     /// Identifier of each node in its (logical) parent.
-    pub id: HashMap<NodeId, Vec<u8>>,
+    pub id: Ids,
     /// Identifier of relocated directories in the relocation directory.
     pub moved_id: HashMap<NodeId, Vec<u8>>,
+    /// The records of every directory, each directory's in one range.
+    pub slots: Vec<Slot>,
     pub l_table: u32,
     pub m_table: u32,
     pub table_size: u32,
 }
 
+impl NsTree {
+    /// Index into `dirs` of a directory node.
+    pub fn dir_index(&self, node: NodeId) -> Option<usize> {
+        self.dir_of
+            .get(node)
+            .copied()
+            .filter(|&i| i != NO_DIR)
+            .map(|i| i as usize)
+    }
+
+    /// The records of directory `d`.
+    pub fn slots_of(&self, d: &PDir) -> &[Slot] {
+        let start = d.first_slot as usize;
+        self.slots
+            .get(start..start + d.slot_count as usize)
+            .unwrap_or_default()
+    }
+}
+
 /// A run of file data.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Data {
-    pub node: NodeId,
+    /// The file's node (a `NodeId`, stored small).
+    pub node: u32,
     pub lba: u32,
     pub size: u64,
+}
+
+impl Data {
+    /// The file's node.
+    pub fn node(&self) -> NodeId {
+        self.node as NodeId
+    }
 }
 
 /// One set of volume descriptors, path tables and directories, as the LBAs
@@ -128,7 +303,8 @@ pub struct Plan {
     pub(crate) iso: NsTree,
     pub(crate) joliet: Option<NsTree>,
     pub(crate) data: Vec<Data>,
-    pub(crate) data_lba: HashMap<NodeId, u32>,
+    /// LBA of each file's data (0: none; empty files point at `empty_lba`).
+    pub(crate) data_lba: Vec<u32>,
     pub(crate) empty_lba: u32,
     /// Continuation areas, placed right after the directory whose records
     /// point at them (libarchive reads images front to back and rejects a
@@ -147,15 +323,38 @@ pub struct Plan {
     /// Blocks of the ISO 9660 volume (the image may go on past it with
     /// appended partitions).
     pub(crate) total_blocks: u32,
+    /// Warnings given as text (the builder's).
     pub(crate) warnings: Vec<String>,
+    /// Names that had to change, described on demand.
+    pub(crate) renames: Vec<Rename>,
+    /// `warnings` and then `renames`, as text, once asked for.
+    pub(crate) described: std::sync::OnceLock<Vec<String>>,
     pub(crate) notes: Vec<String>,
 }
 
-/// Names changed to fit a name space, as messages, up to a cap.
+/// Names changed to fit a name space, as messages, up to a cap; or, with
+/// `later`, kept to be described on demand.
 pub(crate) struct Renames {
     list: Vec<String>,
     cap: usize,
     more: usize,
+    later: Option<Vec<Rename>>,
+}
+
+/// A name changed to fit a name space. The message is made from the tree
+/// when asked for, so that a tree of many long names does not hold a
+/// message per name.
+#[derive(Debug, Clone)]
+pub(crate) struct Rename {
+    dir: NodeId,
+    /// The renamed node.
+    node: NodeId,
+    ns: Namespace,
+    namespace: &'static str,
+    reason: &'static str,
+    /// The original and the recorded name, when they are not the node's
+    /// name and what its identifier reads as.
+    names: Option<Box<(String, String)>>,
 }
 
 /// One continuation area's entries, and the continuation that follows it.
@@ -188,19 +387,22 @@ fn blocks(bytes: u64) -> Result<u32> {
         .map_err(|_| Error::InvalidInput("the image would exceed 8 TiB".into()))
 }
 
-/// Packs records into 2048-byte sectors (no record crosses a sector).
-pub(crate) fn pack(records: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for r in records {
-        let used = out.len() % SECTOR;
-        if used + r.len() > SECTOR {
-            out.resize(out.len() + SECTOR - used, 0);
-        }
-        out.extend_from_slice(r);
-    }
-    let full = out.len().div_ceil(SECTOR).max(1) * SECTOR;
-    out.resize(full, 0);
-    out
+/// Buffers for building one directory's records, reused from directory to
+/// directory.
+#[derive(Debug, Default)]
+pub(crate) struct DirBuf {
+    /// The records, packed into 2048-byte sectors (no record crosses a
+    /// sector), up to the end of the last sector.
+    pub bytes: Vec<u8>,
+    /// For each record whose system use overflows, the entries that go to
+    /// continuation areas.
+    pub overflow: Overflow,
+    /// The system use entries of the record being built.
+    su: Entries,
+    /// The system use field of the record being built.
+    field: Vec<u8>,
+    /// The identifier of the record being built.
+    ident: Vec<u8>,
 }
 
 impl Builder {
@@ -291,6 +493,9 @@ impl Builder {
         } else {
             None
         };
+        // Nodes are all added (but the relocation directory, which needs no
+        // lookup).
+        self.drop_index();
         // Tree order: depth first, children sorted by name.
         let order = self.tree_order();
         // Sizes over 4 GiB need multi-extent files (ISO level 3 and up).
@@ -356,6 +561,7 @@ impl Builder {
             list: Vec::new(),
             cap: usize::MAX,
             more: 0,
+            later: Some(Vec::new()),
         };
         // With Rock Ridge the plain ISO 9660 names are a fallback that is
         // expected to differ: their changes are notes (kept up to a cap), not
@@ -364,6 +570,7 @@ impl Builder {
             list: Vec::new(),
             cap: 1000,
             more: 0,
+            later: None,
         };
         let rock_ridge = self.opts.rock_ridge;
         let level = self.opts.level;
@@ -388,20 +595,16 @@ impl Builder {
         } else {
             None
         };
-        let mut warnings = std::mem::take(&mut self.warnings);
-        warnings.extend(renamed.list);
+        let warnings = std::mem::take(&mut self.warnings);
+        let mut renames = renamed.later.unwrap_or_default();
+        renames.shrink_to_fit();
         let mut notes = notes
             .list
             .into_iter()
             .chain((notes.more > 0).then(|| format!("... and {} more", notes.more)))
             .collect::<Vec<_>>();
         notes.shrink_to_fit();
-        if self.opts.strict_names && !warnings.is_empty() {
-            return Err(Error::InvalidInput(format!(
-                "names do not fit (--strict-names): {}",
-                warnings.join("; ")
-            )));
-        }
+        let strict = self.opts.strict_names && !(warnings.is_empty() && renames.is_empty());
         let vd_count =
             1 + u32::from(has_catalog) + u32::from(level == 4) + u32::from(joliet.is_some()) + 1;
         let mut plan = Plan {
@@ -412,7 +615,7 @@ impl Builder {
             iso,
             joliet,
             data: Vec::new(),
-            data_lba: HashMap::new(),
+            data_lba: Vec::new(),
             empty_lba: 0,
             ce_loc: HashMap::new(),
             ce_chunks: Vec::new(),
@@ -423,8 +626,16 @@ impl Builder {
             boot: None,
             total_blocks: 0,
             warnings,
+            renames,
+            described: std::sync::OnceLock::new(),
             notes,
         };
+        if strict {
+            return Err(Error::InvalidInput(format!(
+                "names do not fit (--strict-names): {}",
+                plan.warnings().join("; ")
+            )));
+        }
         plan.layout(&order)?;
         plan.plan_boot()?;
         Ok(plan)
@@ -468,13 +679,33 @@ impl Builder {
         }
     }
 
+    /// The name of a node.
+    pub(crate) fn name(&self, id: NodeId) -> &str {
+        self.nodes.get(id).map_or("", |n| &n.name)
+    }
+
+    /// Appends the identifier a slot records to `out`.
+    fn slot_ident(&self, t: &NsTree, s: Slot, out: &mut Vec<u8>) {
+        match s {
+            Slot::Moved(_) => out.extend_from_slice(
+                t.moved_id
+                    .get(&s.node())
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
+            ),
+            _ => {
+                t.id.append(s.node(), self.name(s.node()), out);
+            }
+        }
+    }
+
     fn is_dir(&self, id: NodeId) -> bool {
         matches!(self.nodes.get(id).map(|n| &n.kind), Some(Kind::Dir(_)))
     }
 
     /// The identifier a node keeps in a name space, if it keeps one.
     fn fixed_id(&self, id: NodeId, joliet: bool) -> Option<&[u8]> {
-        let f = self.nodes.get(id)?.fixed.as_ref()?;
+        let f = self.fixed.get(&id)?;
         if joliet {
             f.joliet.as_deref()
         } else {
@@ -485,12 +716,18 @@ impl Builder {
     /// Names one directory's children in a name space, recording renames.
     /// Children that keep identifiers from an image get them (the first of
     /// two equal ones); the others are named around them.
+    ///
+    /// With `final_ids`, the identifiers given are the ones the tree keeps
+    /// (not those of the root, named again beside the relocation directory,
+    /// nor of relocated directories), which rename descriptions can then
+    /// refer to.
     fn name_children(
         &self,
         ns: Namespace,
         kids: &[NodeId],
         dir: NodeId,
         warnings: &mut Renames,
+        final_ids: bool,
     ) -> Vec<(NodeId, Vec<u8>)> {
         let joliet = matches!(ns, Namespace::Joliet { .. });
         let mut kept: HashMap<NodeId, Vec<u8>> = HashMap::new();
@@ -519,7 +756,7 @@ impl Builder {
         let mut children: Vec<Child<'_>> = free
             .iter()
             .map(|&k| Child {
-                name: self.nodes.get(k).map_or("", |n| n.name.as_str()),
+                name: self.name(k),
                 is_dir: self.is_dir(k),
             })
             .collect();
@@ -537,6 +774,41 @@ impl Builder {
             .filter(|r| !kept_set.contains(r.original.as_str()))
             .collect();
         if renamed.is_empty() {
+            return out;
+        }
+        if let Some(later) = warnings.later.as_mut() {
+            // Free children have distinct names: each rename is one of them.
+            let by_name: HashMap<&str, usize> = free
+                .iter()
+                .enumerate()
+                .map(|(i, &k)| (self.name(k), i))
+                .collect();
+            for r in renamed {
+                let found = by_name
+                    .get(r.original.as_str())
+                    .and_then(|&i| out.get(i))
+                    .filter(|(k, id)| {
+                        final_ids
+                            && names::readable_id(id, ns, self.is_dir(*k)).as_deref()
+                                == Some(r.assigned.as_str())
+                    });
+                let (node, names) = match found {
+                    Some(&(k, _)) => (k, None),
+                    None => (dir, Some(Box::new((r.original, r.assigned)))),
+                };
+                later.push(Rename {
+                    dir,
+                    node,
+                    ns,
+                    namespace: r.namespace,
+                    reason: r.reason,
+                    names,
+                });
+            }
+            return out;
+        }
+        if warnings.list.len() >= warnings.cap {
+            warnings.more += renamed.len();
             return out;
         }
         let base = self.path_of(dir);
@@ -568,9 +840,10 @@ impl Builder {
             joliet,
             rock_ridge: false,
             dirs: Vec::new(),
-            dir_of: HashMap::new(),
-            id: HashMap::new(),
+            dir_of: Vec::new(),
+            id: Ids::new(Derive::of(ns), self.nodes.len()),
             moved_id: HashMap::new(),
+            slots: Vec::new(),
             l_table: 0,
             m_table: 0,
             table_size: 0,
@@ -580,9 +853,8 @@ impl Builder {
         let mut i = 0;
         while let Some(&d) = all_dirs.get(i) {
             i += 1;
-            let kids: Vec<NodeId> = self.children(d).to_vec();
-            for (k, id) in self.name_children(ns, &kids, d, warnings) {
-                t.id.insert(k, id);
+            for (k, id) in self.name_children(ns, self.children(d), d, warnings, d != 0) {
+                t.id.set(k, self.name(k), &id)?;
                 if self.is_dir(k) {
                     all_dirs.push(k);
                 }
@@ -590,36 +862,36 @@ impl Builder {
         }
         // Which directories must move: a plain ECMA-119 tree has 8 levels.
         let relocate = !joliet && self.opts.level < 4 && self.opts.relocate_deep;
-        let mut depth: HashMap<NodeId, usize> = HashMap::new();
-        depth.insert(0, 1);
         let mut moved: Vec<NodeId> = Vec::new();
-        let mut phys_parent: HashMap<NodeId, NodeId> = HashMap::new();
-        let mut j = 0;
-        let mut queue = vec![0usize];
         let mut rr_moved: Option<NodeId> = None;
-        while let Some(&d) = queue.get(j) {
-            j += 1;
-            let dd = depth.get(&d).copied().unwrap_or(1);
-            let kids: Vec<NodeId> = self
-                .children(d)
-                .iter()
-                .copied()
-                .filter(|&k| self.is_dir(k))
-                .collect();
-            for k in kids {
-                if relocate && dd + 1 > MAX_LEVEL {
-                    if !rock_ridge {
-                        return Err(Error::InvalidInput(format!(
-                            "{} is nested deeper than 8 levels, which plain ISO 9660 cannot hold; keep Rock Ridge on (it relocates such directories), or use --iso-level 4",
-                            self.path_of(k)
-                        )));
-                    }
-                    let mv = match rr_moved {
-                        Some(m) => m,
-                        None => {
+        if relocate {
+            // Depth of each directory (the root is level 1), breadth first
+            // over the physical tree.
+            let mut depth: HashMap<NodeId, usize> = HashMap::new();
+            depth.insert(0, 1);
+            let mut j = 0;
+            let mut queue = vec![0usize];
+            while let Some(&d) = queue.get(j) {
+                j += 1;
+                let dd = depth.get(&d).copied().unwrap_or(1);
+                let kids: Vec<NodeId> = self
+                    .children(d)
+                    .iter()
+                    .copied()
+                    .filter(|&k| self.is_dir(k))
+                    .collect();
+                for k in kids {
+                    if dd + 1 > MAX_LEVEL {
+                        if !rock_ridge {
+                            return Err(Error::InvalidInput(format!(
+                                "{} is nested deeper than 8 levels, which plain ISO 9660 cannot hold; keep Rock Ridge on (it relocates such directories), or use --iso-level 4",
+                                self.path_of(k)
+                            )));
+                        }
+                        if rr_moved.is_none() {
                             let name =
                                 if self.children(0).iter().any(|&c| {
-                                    self.nodes.get(c).is_some_and(|n| n.name == "rr_moved")
+                                    self.nodes.get(c).is_some_and(|n| &*n.name == "rr_moved")
                                 }) {
                                     ".rr_moved"
                                 } else {
@@ -632,21 +904,17 @@ impl Builder {
                                 parent: 0,
                                 kind: Kind::Dir(Vec::new()),
                                 meta,
-                                fixed: None,
                             });
                             rr_moved = Some(id);
                             depth.insert(id, 2);
-                            id
                         }
-                    };
-                    moved.push(k);
-                    phys_parent.insert(k, mv);
-                    depth.insert(k, 3);
-                } else {
-                    phys_parent.insert(k, d);
-                    depth.insert(k, dd + 1);
+                        moved.push(k);
+                        depth.insert(k, 3);
+                    } else {
+                        depth.insert(k, dd + 1);
+                    }
+                    queue.push(k);
                 }
-                queue.push(k);
             }
         }
         // The relocation directory gets a name in the root.
@@ -661,83 +929,87 @@ impl Builder {
                     list: Vec::new(),
                     cap: 0,
                     more: 0,
+                    later: None,
                 },
+                false,
             ) {
-                t.id.insert(k, id);
+                t.id.set(k, self.name(k), &id)?;
             }
-            for (k, id) in self.name_children(ns, &moved, mv, warnings) {
+            for (k, id) in self.name_children(ns, &moved, mv, warnings, false) {
                 t.moved_id.insert(k, id);
             }
-            phys_parent.insert(mv, 0);
         }
         let moved_set: std::collections::HashSet<NodeId> = moved.iter().copied().collect();
-        // Physical slots per directory, sorted by identifier.
-        let mut slots: HashMap<NodeId, Vec<(Vec<u8>, Slot)>> = HashMap::new();
-        for &d in &all_dirs {
-            let list = slots.entry(d).or_default();
-            for &k in self.children(d) {
-                let id = t.id.get(&k).cloned().unwrap_or_default();
-                let s = if moved_set.contains(&k) {
-                    Slot::Placeholder(k)
-                } else {
-                    Slot::Child(k)
-                };
-                list.push((id, s));
-            }
+        t.dir_of = vec![NO_DIR; self.nodes.len()];
+        // Directories in path-table order: breadth first over the physical
+        // tree; each one's records sorted by identifier.
+        t.dirs.push(PDir::new(0, 0)?);
+        if let Some(d) = t.dir_of.first_mut() {
+            *d = 0;
         }
-        if let Some(mv) = rr_moved {
-            let id = t.id.get(&mv).cloned().unwrap_or_default();
-            slots.entry(0).or_default().push((id, Slot::Child(mv)));
-            let list: Vec<(Vec<u8>, Slot)> = moved
-                .iter()
-                .map(|&k| {
-                    (
-                        t.moved_id.get(&k).cloned().unwrap_or_default(),
-                        Slot::Moved(k),
-                    )
-                })
-                .collect();
-            slots.insert(mv, list);
-        }
-        for list in slots.values_mut() {
-            list.sort_by(|a, b| names::record_order(&a.0, &b.0, joliet));
-        }
-        // Directories in path-table order: breadth first over the physical tree.
-        t.dirs.push(PDir {
-            node: 0,
-            parent: 0,
-            logical_parent: None,
-            slots: Vec::new(),
-            lba: 0,
-            size: 0,
-            ce_blocks: 0,
-        });
-        t.dir_of.insert(0, 0);
+        let mut list: Vec<Slot> = Vec::new();
+        // Each record's identifier, for sorting: (slot, end in `idents`).
+        let mut keyed: Vec<(Slot, usize)> = Vec::new();
+        let mut idents: Vec<u8> = Vec::new();
         let mut k = 0;
         while k < t.dirs.len() {
-            let node = t.dirs.get(k).map_or(0, |d| d.node);
-            let list: Vec<Slot> = slots
-                .get(&node)
-                .map(|l| l.iter().map(|x| x.1).collect())
-                .unwrap_or_default();
+            let node = t.dirs.get(k).map_or(0, PDir::node);
+            list.clear();
+            if Some(node) == rr_moved {
+                for &m in &moved {
+                    list.push(Slot::Moved(slot_id(m)?));
+                }
+            } else {
+                for &c in self.children(node) {
+                    let id = slot_id(c)?;
+                    list.push(if moved_set.contains(&c) {
+                        Slot::Placeholder(id)
+                    } else {
+                        Slot::Child(id)
+                    });
+                }
+                if let Some(mv) = rr_moved.filter(|_| node == 0) {
+                    list.push(Slot::Child(slot_id(mv)?));
+                }
+            }
+            keyed.clear();
+            idents.clear();
+            for &s in &list {
+                self.slot_ident(&t, s, &mut idents);
+                keyed.push((s, idents.len()));
+            }
+            let ident = |i: usize| -> &[u8] {
+                let start = i
+                    .checked_sub(1)
+                    .and_then(|p| keyed.get(p))
+                    .map_or(0, |x| x.1);
+                let end = keyed.get(i).map_or(0, |x| x.1);
+                idents.get(start..end).unwrap_or_default()
+            };
+            let mut order: Vec<usize> = (0..keyed.len()).collect();
+            order.sort_by(|&a, &b| names::record_order(ident(a), ident(b), joliet));
+            for (dst, &o) in list.iter_mut().zip(&order) {
+                if let Some(x) = keyed.get(o) {
+                    *dst = x.0;
+                }
+            }
             for s in &list {
-                if let Slot::Child(c) | Slot::Moved(c) = *s {
+                if let Slot::Child(_) | Slot::Moved(_) = *s {
+                    let c = s.node();
                     if self.is_dir(c) {
-                        t.dir_of.insert(c, t.dirs.len());
-                        t.dirs.push(PDir {
-                            node: c,
-                            parent: k,
-                            logical_parent: None,
-                            slots: Vec::new(),
-                            lba: 0,
-                            size: 0,
-                            ce_blocks: 0,
-                        });
+                        let at = u32::try_from(t.dirs.len()).unwrap_or(NO_DIR);
+                        if let Some(d) = t.dir_of.get_mut(c) {
+                            *d = at;
+                        }
+                        t.dirs.push(PDir::new(c, k)?);
                     }
                 }
             }
+            let first = slot_id(t.slots.len())?;
+            t.slots.extend_from_slice(&list);
             if let Some(d) = t.dirs.get_mut(k) {
-                d.slots = list;
+                d.first_slot = first;
+                d.slot_count = slot_id(list.len())?;
             }
             k += 1;
         }
@@ -745,10 +1017,10 @@ impl Builder {
             let lp = self
                 .nodes
                 .get(m)
-                .map(|n| n.parent)
-                .and_then(|p| t.dir_of.get(&p).copied());
-            if let Some(d) = t.dir_of.get(&m).copied().and_then(|i| t.dirs.get_mut(i)) {
-                d.logical_parent = lp;
+                .map(Node::parent)
+                .and_then(|p| t.dir_index(p));
+            if let Some(d) = t.dir_index(m).and_then(|i| t.dirs.get_mut(i)) {
+                d.logical_parent = lp.map_or(Ok(NO_DIR), slot_id)?;
             }
         }
         if t.dirs.len() > usize::from(u16::MAX) {
@@ -765,14 +1037,13 @@ impl Builder {
 /// (directory, slot, multi-extent section).
 pub(crate) type Overflow = Vec<((usize, usize, usize), Vec<Vec<u8>>)>;
 
-/// Inputs to one record besides its place.
+/// Inputs to one record besides its place and system use.
 struct Rec<'a> {
     extent: u32,
     len: u32,
     flags: u8,
     date: [u8; 7],
     name: &'a [u8],
-    su: Vec<Vec<u8>>,
 }
 
 impl Plan {
@@ -780,197 +1051,198 @@ impl Plan {
         self.b.nodes.get(id)
     }
 
-    /// The full Rock Ridge entries for a node's record (without CL/PL/RE).
-    fn rr_entries(&self, id: NodeId, name: Option<&str>) -> Vec<Vec<u8>> {
+    /// Appends the full Rock Ridge entries for a node's record (without
+    /// CL/PL/RE) to `out`; `extra_flags` go into the RR entry besides those
+    /// of the entries written here. `date` is the node's modification time
+    /// in the 7-byte form.
+    fn rr_entries(
+        &self,
+        id: NodeId,
+        name: Option<&str>,
+        extra_flags: u8,
+        date: [u8; 7],
+        out: &mut Entries,
+    ) {
         let Some(n) = self.node(id) else {
-            return Vec::new();
+            return;
         };
         let v112 = self.b.opts.rr_version == RrVersion::V112;
         let mut flags = rr_flag::PX | rr_flag::TF;
-        let mut out = Vec::new();
+        // RR comes first; its flags are known at the end.
+        let rr_at = (!v112).then(|| {
+            let at = out.bytes.len();
+            out.rr(0);
+            at
+        });
         // Serial numbers in every flavour: readers that find none (libarchive)
         // take the extent as the file's identity and merge files that share
         // one (empty files, --dedup) into hard links.
         let ino = Some(self.ino.get(id).copied().unwrap_or(0));
-        out.push(rr::px(
+        out.px(
             type_bits(&n.kind) | n.meta.perm,
             self.nlink.get(id).copied().unwrap_or(1),
             n.meta.uid,
             n.meta.gid,
             ino,
-        ));
+        );
         if let Kind::Device { major, minor, .. } = n.kind {
-            out.push(rr::pn(major, minor));
+            out.pn(major, minor);
             flags |= rr_flag::PN;
         }
-        out.push(rr::tf(n.meta.mtime, n.meta.atime, n.meta.ctime));
+        out.tf_from(date, n.meta.mtime, n.meta.atime, n.meta.ctime);
         if let Some(name) = name {
-            out.extend(rr::nm(name));
+            out.nm(name);
             flags |= rr_flag::NM;
         }
         if let Kind::Symlink(t) = &n.kind {
-            out.extend(rr::sl(t));
+            out.sl(t);
             flags |= rr_flag::SL;
         }
-        if let Kind::File {
-            zisofs: Some(z), ..
-        } = &n.kind
-        {
-            out.push(rr::zf(z));
+        if let Some(z) = n.kind.zisofs() {
+            out.zf(z);
         }
-        if !v112 {
-            out.insert(0, rr::rr(flags));
+        if let Some(f) = rr_at.and_then(|at| out.bytes.get_mut(at + 4)) {
+            *f = flags | extra_flags;
         }
-        out
     }
 
     fn dir_lba(&self, t: &NsTree, node: NodeId, set: Set) -> (u32, u32) {
-        t.dir_of
-            .get(&node)
-            .and_then(|&i| t.dirs.get(i))
+        t.dir_index(node)
+            .and_then(|i| t.dirs.get(i))
             .map_or((0, 0), |d| (set.meta(d.lba), d.size))
     }
 
-    /// The records of one directory as `set` records them, and for each
-    /// record whose system use overflows, the entries that go to
-    /// continuation areas.
-    #[allow(clippy::type_complexity)]
+    /// The LBA of a file's data.
+    pub(crate) fn data_lba_of(&self, id: NodeId) -> Option<u32> {
+        self.data_lba.get(id).copied().filter(|&l| l != 0)
+    }
+
+    /// Builds the records of one directory as `set` records them into
+    /// `buf.bytes`, and for each record whose system use overflows, the
+    /// entries that go to continuation areas into `buf.overflow`.
     pub(crate) fn dir_records(
         &self,
         t: &NsTree,
         d: usize,
         set: Set,
-    ) -> Result<(Vec<Vec<u8>>, Vec<((usize, usize, usize), Vec<Vec<u8>>)>)> {
+        buf: &mut DirBuf,
+    ) -> Result<()> {
         let dir = t
             .dirs
             .get(d)
             .ok_or_else(|| Error::InvalidInput("directory index out of range".into()))?;
+        buf.bytes.clear();
+        buf.overflow.clear();
         let rr_on = t.rock_ridge;
-        let mut records = Vec::new();
-        let mut overflow = Vec::new();
         let meta_date = |id: NodeId| self.node(id).map_or([0; 7], |n| rr::dir_time(n.meta.mtime));
         let (self_lba, self_len) = (set.meta(dir.lba), dir.size);
-        let parent = t.dirs.get(dir.parent).unwrap_or(dir);
+        let parent = t.dirs.get(dir.parent as usize).unwrap_or(dir);
         // "." and "..".
-        let mut dot_su = Vec::new();
-        let mut dotdot_su = Vec::new();
+        buf.su.clear();
         if rr_on {
             if d == 0 {
-                dot_su.push(rr::sp());
+                buf.su.sp();
             }
-            dot_su.extend(self.rr_entries(dir.node, None));
+            self.rr_entries(dir.node(), None, 0, meta_date(dir.node()), &mut buf.su);
             if d == 0 {
-                dot_su.push(rr::er(self.b.opts.rr_version));
+                buf.su.er(self.b.opts.rr_version);
             }
-            if let Some(lp) = dir.logical_parent.and_then(|i| t.dirs.get(i)) {
-                dotdot_su.push(rr::link(b"PL", set.meta(lp.lba)));
-            }
-            dotdot_su.extend(self.rr_entries(parent.node, None));
         }
         let dot = Rec {
             extent: self_lba,
             len: self_len,
             flags: FileFlags::DIRECTORY,
-            date: meta_date(dir.node),
+            date: meta_date(dir.node()),
             name: &[0],
-            su: dot_su,
         };
+        self.record(dot, (d, 0, 0), buf, set)?;
+        buf.su.clear();
+        if rr_on {
+            if let Some(lp) = t.dirs.get(dir.logical_parent as usize) {
+                buf.su.link(b"PL", set.meta(lp.lba));
+            }
+            self.rr_entries(
+                parent.node(),
+                None,
+                0,
+                meta_date(parent.node()),
+                &mut buf.su,
+            );
+        }
         let dotdot = Rec {
             extent: set.meta(parent.lba),
             len: parent.size,
             flags: FileFlags::DIRECTORY,
-            date: meta_date(parent.node),
+            date: meta_date(parent.node()),
             name: &[1],
-            su: dotdot_su,
         };
-        for (slot, rec) in [(0usize, dot), (1, dotdot)] {
-            records.push(self.record(rec, (d, slot, 0), &mut overflow, set)?);
-        }
-        for (i, s) in dir.slots.iter().enumerate() {
+        self.record(dotdot, (d, 1, 0), buf, set)?;
+        let mut ident = std::mem::take(&mut buf.ident);
+        for (i, s) in t.slots_of(dir).iter().enumerate() {
             let id = s.node();
             let Some(n) = self.node(id) else { continue };
-            let ident: &[u8] = match s {
-                Slot::Moved(_) => t.moved_id.get(&id).map(Vec::as_slice).unwrap_or_default(),
-                _ => t.id.get(&id).map(Vec::as_slice).unwrap_or_default(),
-            };
+            ident.clear();
+            self.b.slot_ident(t, *s, &mut ident);
+            let ident = ident.as_slice();
             let date = rr::dir_time(n.meta.mtime);
             let slot = i + 2;
-            let mut su = Vec::new();
+            buf.su.clear();
             match (s, &n.kind) {
                 (Slot::Placeholder(_), _) => {
                     let (lba, _) = self.dir_lba(t, id, set);
                     if rr_on {
-                        su.push(rr::link(b"CL", lba));
-                        su.extend(self.rr_entries(id, Some(&n.name)));
-                        patch_rr_flag(&mut su, rr_flag::CL);
+                        buf.su.link(b"CL", lba);
+                        self.rr_entries(id, Some(&n.name), rr_flag::CL, date, &mut buf.su);
                     }
-                    records.push(self.record(
-                        Rec {
-                            extent: lba,
-                            len: 0,
-                            flags: 0,
-                            date,
-                            name: ident,
-                            su,
-                        },
-                        (d, slot, 0),
-                        &mut overflow,
-                        set,
-                    )?);
+                    let rec = Rec {
+                        extent: lba,
+                        len: 0,
+                        flags: 0,
+                        date,
+                        name: ident,
+                    };
+                    self.record(rec, (d, slot, 0), buf, set)?;
                 }
                 (Slot::Moved(_), _) | (Slot::Child(_), Kind::Dir(_)) => {
                     let (lba, len) = self.dir_lba(t, id, set);
                     if rr_on {
-                        if matches!(s, Slot::Moved(_)) {
-                            su.push(rr::re());
+                        let moved = matches!(s, Slot::Moved(_));
+                        if moved {
+                            buf.su.re();
                         }
-                        su.extend(self.rr_entries(id, Some(&n.name)));
-                        if matches!(s, Slot::Moved(_)) {
-                            patch_rr_flag(&mut su, rr_flag::RE);
-                        }
+                        let extra = if moved { rr_flag::RE } else { 0 };
+                        self.rr_entries(id, Some(&n.name), extra, date, &mut buf.su);
                     }
-                    records.push(self.record(
-                        Rec {
-                            extent: lba,
-                            len,
-                            flags: FileFlags::DIRECTORY,
-                            date,
-                            name: ident,
-                            su,
-                        },
-                        (d, slot, 0),
-                        &mut overflow,
-                        set,
-                    )?);
+                    let rec = Rec {
+                        extent: lba,
+                        len,
+                        flags: FileFlags::DIRECTORY,
+                        date,
+                        name: ident,
+                    };
+                    self.record(rec, (d, slot, 0), buf, set)?;
                 }
                 (Slot::Child(_), Kind::File { size, .. }) => {
-                    let lba = set.data(self.data_lba.get(&id).copied().unwrap_or(self.empty_lba));
+                    let lba = set.data(self.data_lba_of(id).unwrap_or(self.empty_lba));
                     let sections = size.div_ceil(SECTION).max(1);
+                    if rr_on {
+                        self.rr_entries(id, Some(&n.name), 0, date, &mut buf.su);
+                    }
                     for sec in 0..sections {
                         let off = sec * SECTION;
                         let len = (size - off.min(*size)).min(SECTION);
                         let last = sec + 1 == sections;
-                        let su = if rr_on {
-                            self.rr_entries(id, Some(&n.name))
-                        } else {
-                            Vec::new()
-                        };
                         let extent = lba
                             .saturating_add(u32::try_from(off / SECTOR as u64).unwrap_or(u32::MAX));
                         let flags = if last { 0 } else { FileFlags::MULTI_EXTENT };
-                        records.push(self.record(
-                            Rec {
-                                extent,
-                                len: u32::try_from(len).unwrap_or(u32::MAX),
-                                flags,
-                                date,
-                                name: ident,
-                                su,
-                            },
-                            (d, slot, sec as usize),
-                            &mut overflow,
-                            set,
-                        )?);
+                        let rec = Rec {
+                            extent,
+                            len: u32::try_from(len).unwrap_or(u32::MAX),
+                            flags,
+                            date,
+                            name: ident,
+                        };
+                        self.record(rec, (d, slot, sec as usize), buf, set)?;
                     }
                 }
                 (Slot::Child(_), _) => {
@@ -978,53 +1250,51 @@ impl Plan {
                     if !rr_on {
                         continue;
                     }
-                    let su = self.rr_entries(id, Some(&n.name));
-                    records.push(self.record(
-                        Rec {
-                            extent: set.data(self.empty_lba),
-                            len: 0,
-                            flags: 0,
-                            date,
-                            name: ident,
-                            su,
-                        },
-                        (d, slot, 0),
-                        &mut overflow,
-                        set,
-                    )?);
+                    self.rr_entries(id, Some(&n.name), 0, date, &mut buf.su);
+                    let rec = Rec {
+                        extent: set.data(self.empty_lba),
+                        len: 0,
+                        flags: 0,
+                        date,
+                        name: ident,
+                    };
+                    self.record(rec, (d, slot, 0), buf, set)?;
                 }
             }
         }
-        Ok((records, overflow))
+        buf.ident = ident;
+        let full = buf.bytes.len().div_ceil(SECTOR).max(1) * SECTOR;
+        buf.bytes.resize(full, 0);
+        Ok(())
     }
 
-    /// Encodes one record as `set` records it; system use that does not fit
-    /// goes to a continuation area (planned in `ce_loc`).
+    /// Appends one record, as `set` records it, with the system use entries
+    /// in `buf.su`, to `buf.bytes`; entries that do not fit go to a
+    /// continuation area (planned in `ce_loc`).
     fn record(
         &self,
         r: Rec<'_>,
         key: (usize, usize, usize),
-        overflow: &mut Overflow,
+        buf: &mut DirBuf,
         set: Set,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<()> {
         let pad = usize::from(r.name.len().is_multiple_of(2));
         let avail = 255usize.saturating_sub(33 + r.name.len() + pad);
-        let total: usize = r.su.iter().map(Vec::len).sum();
-        let mut su: Vec<u8> = Vec::with_capacity(total.min(avail));
+        let total = buf.su.bytes.len();
+        let su = &mut buf.field;
+        su.clear();
         if total <= avail {
-            for e in &r.su {
-                su.extend_from_slice(e);
-            }
+            su.extend_from_slice(&buf.su.bytes);
         } else {
             // Keep whole entries inline while 28 bytes remain for the CE entry.
             let mut rest = Vec::new();
             let mut inline = true;
-            for e in r.su {
+            for e in buf.su.iter() {
                 if inline && su.len() + e.len() + 28 <= avail {
-                    su.extend_from_slice(&e);
+                    su.extend_from_slice(e);
                 } else {
                     inline = false;
-                    rest.push(e);
+                    rest.push(e.to_vec());
                 }
             }
             let (block, offset, len) = self.ce_loc.get(&key).copied().unwrap_or((0, 0, 0));
@@ -1038,8 +1308,8 @@ impl Plan {
                 offset,
                 len,
             }
-            .encode(&mut su);
-            overflow.push((key, rest));
+            .encode(su);
+            buf.overflow.push((key, rest));
         }
         let spec = DirRecordSpec {
             ear_len: 0,
@@ -1048,12 +1318,16 @@ impl Plan {
             recorded: r.date,
             flags: r.flags,
             name: r.name,
-            system_use: &su,
+            system_use: su,
         };
-        let mut out = Vec::with_capacity(34 + su.len());
-        spec.encode(&mut out)
-            .map_err(|e| Error::InvalidInput(format!("directory record: {e}")))?;
-        Ok(out)
+        // No record crosses a sector boundary.
+        let len = spec.encoded_len().unwrap_or(0);
+        let used = buf.bytes.len() % SECTOR;
+        if used + len > SECTOR {
+            buf.bytes.resize(buf.bytes.len() + SECTOR - used, 0);
+        }
+        spec.encode(&mut buf.bytes)
+            .map_err(|e| Error::InvalidInput(format!("directory record: {e}")))
     }
 
     /// Assigns every LBA.
@@ -1064,6 +1338,7 @@ impl Plan {
         let trees: Vec<bool> = std::iter::once(false)
             .chain(self.joliet.as_ref().map(|_| true))
             .collect();
+        let mut buf = DirBuf::default();
         for &jol in &trees {
             let n = if jol {
                 self.joliet.as_ref().map_or(0, |t| t.dirs.len())
@@ -1077,11 +1352,11 @@ impl Plan {
                     Some(&self.iso)
                 };
                 let Some(t) = t else { continue };
-                let (records, overflow) = self.dir_records(t, d, Set::FIRST)?;
-                let size = u32::try_from(pack(&records).len())
+                self.dir_records(t, d, Set::FIRST, &mut buf)?;
+                let size = u32::try_from(buf.bytes.len())
                     .map_err(|_| Error::InvalidInput("directory too large".into()))?;
                 let (mut blk, mut off) = (0u32, 0u32);
-                for (key, entries) in overflow {
+                for (key, entries) in buf.overflow.drain(..) {
                     // Split into chunks of at most one block each, chained.
                     let mut parts: Vec<Vec<u8>> = vec![Vec::new()];
                     for e in entries {
@@ -1135,6 +1410,7 @@ impl Plan {
         self.ce_chunks = chunks;
         // Path tables.
         let pt_size = |t: &NsTree| -> u32 {
+            let mut ident = Vec::new();
             t.dirs
                 .iter()
                 .enumerate()
@@ -1142,7 +1418,9 @@ impl Plan {
                     let name_len = if i == 0 {
                         1
                     } else {
-                        self.dir_ident(t, d.node).len()
+                        ident.clear();
+                        self.dir_ident(t, d.node(), &mut ident);
+                        ident.len()
                     };
                     (8 + name_len + name_len % 2) as u32
                 })
@@ -1222,7 +1500,7 @@ impl Plan {
             if let Some(Node {
                 kind:
                     Kind::File {
-                        src: FileSource::Image(d),
+                        src: Src::Image(d),
                         size,
                         ..
                     },
@@ -1252,7 +1530,7 @@ impl Plan {
             dups.retain(|k, v| *k != c && *v != c);
         }
         let mut data = Vec::new();
-        let mut data_lba = HashMap::new();
+        let mut data_lba = vec![0u32; self.b.nodes.len()];
         // UEFI boot images go last: their partitions then end where the
         // padding starts, as in xorriso's layouts.
         let efi: Vec<NodeId> = self
@@ -1281,7 +1559,9 @@ impl Plan {
                 continue;
             }
             if Some(id) == self.catalog_node {
-                data_lba.insert(id, self.catalog_lba);
+                if let Some(l) = data_lba.get_mut(id) {
+                    *l = self.catalog_lba;
+                }
                 continue;
             }
             let canon = groups
@@ -1289,16 +1569,20 @@ impl Plan {
                 .copied()
                 .filter(|&g| g != id)
                 .or_else(|| dups.get(&id).copied());
-            if let Some(c) = canon.and_then(|c| data_lba.get(&c).copied()) {
-                data_lba.insert(id, c);
+            if let Some(c) = canon.and_then(|c| data_lba.get(c).copied().filter(|&l| l != 0)) {
+                if let Some(l) = data_lba.get_mut(id) {
+                    *l = c;
+                }
                 continue;
             }
             data.push(Data {
-                node: id,
+                node: slot_id(id)?,
                 lba,
                 size,
             });
-            data_lba.insert(id, lba);
+            if let Some(l) = data_lba.get_mut(id) {
+                *l = lba;
+            }
             lba = lba
                 .checked_add(blocks(size)?)
                 .ok_or_else(|| Error::InvalidInput("the image would exceed 8 TiB".into()))?;
@@ -1318,13 +1602,14 @@ impl Plan {
         self.vd_count - u32::from(!self.b.opts.boot.images.is_empty())
     }
 
-    /// The identifier of a directory in its physical parent.
-    pub(crate) fn dir_ident<'a>(&'a self, t: &'a NsTree, node: NodeId) -> &'a [u8] {
-        t.moved_id
-            .get(&node)
-            .or_else(|| t.id.get(&node))
-            .map(Vec::as_slice)
-            .unwrap_or(&[0])
+    /// Appends the identifier of a directory in its physical parent to
+    /// `out`.
+    pub(crate) fn dir_ident(&self, t: &NsTree, node: NodeId, out: &mut Vec<u8>) {
+        if let Some(m) = t.moved_id.get(&node) {
+            out.extend_from_slice(m);
+        } else if !t.id.append(node, self.b.name(node), out) {
+            out.push(0);
+        }
     }
 
     /// Files with identical contents: each maps to the first in tree order.
@@ -1376,16 +1661,14 @@ impl Plan {
             return Ok(());
         };
         match src {
-            FileSource::Bytes(b) => {
+            Src::Bytes(b) => {
                 sink(b)?;
             }
-            FileSource::Image(d) => d.stream(sink)?,
-            FileSource::Host(p) => {
-                let io = |e: std::io::Error| Error::Io {
-                    source: std::io::Error::new(e.kind(), format!("{}: {e}", p.display())),
-                    offset: None,
-                };
-                let mut f = std::fs::File::open(p).map_err(io)?;
+            Src::Image(d) => d.stream(sink)?,
+            Src::Host(_) | Src::InDir(_) => {
+                let p = self.b.host_path(id).unwrap_or_default();
+                let io = |e: std::io::Error| host_err(&p, e);
+                let mut f = std::fs::File::open(&p).map_err(io)?;
                 let mut buf = vec![0u8; (*size).clamp(1, 1 << 20) as usize];
                 loop {
                     let n = f.read(&mut buf).map_err(io)?;
@@ -1398,40 +1681,38 @@ impl Plan {
         Ok(())
     }
 
+    /// What messages call a file: its host path, or its path in the image.
+    pub(crate) fn source_name(&self, id: NodeId) -> String {
+        match self.b.host_path(id) {
+            Some(p) => p.display().to_string(),
+            None => self.b.path_of(id),
+        }
+    }
+
     /// Streams a file's source in chunks, failing if its size changed.
     pub(crate) fn read_source(
         &self,
         id: NodeId,
         sink: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<u64> {
-        let (size, what) = match self.node(id) {
+        let size = match self.node(id) {
             Some(Node {
-                kind: Kind::File { src, size, .. },
+                kind: Kind::File { size, .. },
                 ..
-            }) => (
-                *size,
-                match src {
-                    FileSource::Host(p) => p.display().to_string(),
-                    FileSource::Bytes(_) | FileSource::Image(_) => self.b.path_of(id),
-                },
-            ),
+            }) => *size,
             _ => return Ok(0),
         };
         let mut done = 0u64;
         self.read_source_until(id, &mut |chunk| {
             done += chunk.len() as u64;
             if done > size {
-                return Err(Error::InvalidInput(format!(
-                    "{what} grew while it was being read; no image was written"
-                )));
+                return Err(grew(&self.source_name(id)));
             }
             sink(chunk)?;
             Ok(true)
         })?;
         if done != size {
-            return Err(Error::InvalidInput(format!(
-                "{what} changed size while it was being read ({size} bytes planned, {done} read); no image was written"
-            )));
+            return Err(changed_size(&self.source_name(id), size, done));
         }
         Ok(done)
     }
@@ -1444,7 +1725,45 @@ impl Plan {
 
     /// Names that had to be changed to fit a name space, and other warnings.
     pub fn warnings(&self) -> &[String] {
-        &self.warnings
+        self.described
+            .get_or_init(|| self.warning_texts().collect())
+    }
+
+    /// The messages of [`Plan::warnings`], made one at a time (the plan
+    /// keeps none).
+    pub fn warning_texts(&self) -> impl Iterator<Item = String> + '_ {
+        self.warnings
+            .iter()
+            .cloned()
+            .chain(self.renames.iter().map(|r| self.describe(r)))
+    }
+
+    /// The message of a rename.
+    fn describe(&self, r: &Rename) -> String {
+        let base = self.b.path_of(r.dir);
+        let sep = if base == "/" { "" } else { "/" };
+        let (original, assigned) = match &r.names {
+            Some(n) => (n.0.clone(), n.1.clone()),
+            None => {
+                let node = r.node;
+                let t = match r.ns {
+                    Namespace::Joliet { .. } => self.joliet.as_ref(),
+                    Namespace::Iso9660 { .. } => Some(&self.iso),
+                };
+                let name = self.b.name(node);
+                let mut id = Vec::new();
+                if let Some(t) = t {
+                    t.id.append(node, name, &mut id);
+                }
+                let is_dir = matches!(self.node(node).map(|n| &n.kind), Some(Kind::Dir(_)));
+                let assigned = names::readable_id(&id, r.ns, is_dir).unwrap_or_default();
+                (name.to_string(), assigned)
+            }
+        };
+        format!(
+            "{base}{sep}{original}: recorded as {assigned:?} in {} ({})",
+            r.namespace, r.reason
+        )
     }
 
     /// Changes to the plain ISO 9660 names of an image with Rock Ridge, whose
@@ -1454,13 +1773,17 @@ impl Plan {
     }
 }
 
-/// Sets a flag bit in a record's RR entry (RRIP 1.09), if it has one.
-fn patch_rr_flag(su: &mut [Vec<u8>], bit: u8) {
-    for e in su.iter_mut() {
-        if e.get(..2) == Some(b"RR") {
-            if let Some(f) = e.get_mut(4) {
-                *f |= bit;
-            }
-        }
-    }
+/// The error for a file (`what`) that grew while it was read.
+pub(crate) fn grew(what: &str) -> Error {
+    Error::InvalidInput(format!(
+        "{what} grew while it was being read; no image was written"
+    ))
+}
+
+/// The error for a file (`what`) of `size` bytes planned of which `done`
+/// were read.
+pub(crate) fn changed_size(what: &str, size: u64, done: u64) -> Error {
+    Error::InvalidInput(format!(
+        "{what} changed size while it was being read ({size} bytes planned, {done} read); no image was written"
+    ))
 }
