@@ -86,7 +86,10 @@ bench() { # label tree
     names+=("${c%%::*}")
     args+=(-n "${c%%::*}" "${c#*::}")
   done
-  hyperfine --warmup 1 --runs "$RUNS" --export-json "$json" "${args[@]}" >/dev/null
+  # Each command's runs replace its own output; its output goes when its
+  # runs are done, so the disk holds one output at a time.
+  hyperfine --warmup 1 --runs "$RUNS" --export-json "$json" \
+    --cleanup "rm -f '$out'/*" "${args[@]}" >/dev/null
   echo
   echo "== $label tree ($(du -sh "$tree" | cut -f1))"
   printf '%-12s %10s %8s %12s %8s %12s\n' command mean_s sd_s vs_isoforge vs_cat peak_rss_MB
@@ -98,6 +101,7 @@ bench() { # label tree
     mean=$(python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print('%.3f'%[r['mean'] for r in d['results'] if r['command']==sys.argv[2]][0])" "$json" "$n")
     sd=$(python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print('%.3f'%[r['stddev'] or 0 for r in d['results'] if r['command']==sys.argv[2]][0])" "$json" "$n")
     rss=$( { /usr/bin/time -v sh -c "$cmd" >/dev/null; } 2>&1 | awk -F: '/Maximum resident/ {printf "%.1f", $2/1024}')
+    rm -f "$out"/*
     [ -n "$rss" ] || { echo "no peak RSS measured for $n"; exit 1; }
     printf '%-12s %10s %8s %12.2f %8.2f %12s\n' "$n" "$mean" "$sd" \
       "$(python3 -c "print($mean/$ours)")" "$(python3 -c "print($mean/$cat)")" "$rss"
