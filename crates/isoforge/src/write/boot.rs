@@ -671,7 +671,7 @@ impl Plan {
         h.update(self.volume_time.secs.to_le_bytes());
         h.update(self.total_blocks.to_le_bytes());
         for n in &self.b.nodes {
-            h.update(n.name.as_bytes());
+            h.update(self.b.node_name(n).as_bytes());
             h.update([0]);
             h.update(n.parent().to_le_bytes());
             h.update(n.meta.mtime.secs.to_le_bytes());

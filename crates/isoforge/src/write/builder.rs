@@ -248,16 +248,17 @@ pub(crate) struct FixedIds {
 
 /// Where a file's data comes from, as the tree keeps it: a host file of a
 /// scanned directory is named by that directory and the node's own name, so
-/// that a large tree does not hold a full path per file.
+/// that a large tree does not hold a full path per file. Every variant holds
+/// at most one pointer, which keeps nodes small.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Src {
     /// The file named as the node in host directory `n` (an index into
     /// `Builder::host_dirs`).
     InDir(u32),
     /// A host file.
-    Host(Box<Path>),
+    Host(Box<PathBuf>),
     /// Bytes in memory.
-    Bytes(Arc<[u8]>),
+    Bytes(Box<Arc<[u8]>>),
     /// Bytes of an existing image.
     Image(Box<ImageData>),
 }
@@ -316,7 +317,10 @@ fn file_extra(host_id: Option<(u64, u64)>, zisofs: Option<Zisofs>) -> Option<Box
 
 #[derive(Debug, Clone)]
 pub(crate) struct Node {
-    pub name: Box<str>,
+    /// The name, as `Builder::names[name_at..][..name_len]`: one buffer
+    /// holds every name.
+    name_at: u32,
+    name_len: u32,
     /// The parent directory (a `NodeId`, stored small: a tree holds many
     /// nodes).
     pub parent: u32,
@@ -341,6 +345,8 @@ fn small_id(id: NodeId) -> Result<u32> {
 pub struct Builder {
     pub(crate) opts: BuildOptions,
     pub(crate) nodes: Vec<Node>,
+    /// The names of the nodes.
+    names: String,
     pub(crate) warnings: Vec<String>,
     /// Identifiers nodes keep from an image they were read from.
     pub(crate) fixed: HashMap<NodeId, FixedIds>,
@@ -397,7 +403,8 @@ impl Builder {
             nanos: 0,
         };
         let root = Node {
-            name: "".into(),
+            name_at: 0,
+            name_len: 0,
             parent: 0,
             kind: Kind::Dir(Vec::new()),
             meta: Meta {
@@ -412,6 +419,7 @@ impl Builder {
         Builder {
             opts,
             nodes: vec![root],
+            names: String::new(),
             warnings: Vec::new(),
             fixed: HashMap::new(),
             index: Some(HashMap::new()),
@@ -447,7 +455,12 @@ impl Builder {
         if let Some(index) = &self.index {
             match index.get(&name_hash(dir, name)) {
                 None => return None,
-                Some(&id) if self.nodes.get(id).is_some_and(|n| &*n.name == name) => {
+                Some(&id)
+                    if self
+                        .nodes
+                        .get(id)
+                        .is_some_and(|n| self.node_name(n) == name) =>
+                {
                     return Some(id)
                 }
                 // Two names with one hash: look through the directory.
@@ -458,7 +471,7 @@ impl Builder {
             Kind::Dir(c) => c
                 .iter()
                 .copied()
-                .find(|&i| self.nodes.get(i).is_some_and(|n| &*n.name == name)),
+                .find(|&i| self.nodes.get(i).is_some_and(|n| self.node_name(n) == name)),
             _ => None,
         }
     }
@@ -541,7 +554,11 @@ impl Builder {
 
     /// Takes a node out of its directory (with everything below it).
     fn detach(&mut self, id: NodeId) {
-        let Some((parent, name)) = self.nodes.get(id).map(|n| (n.parent(), n.name.clone())) else {
+        let Some((parent, name)) = self
+            .nodes
+            .get(id)
+            .map(|n| (n.parent(), self.node_name(n).to_string()))
+        else {
             return;
         };
         if let Some(Node {
@@ -558,7 +575,7 @@ impl Builder {
                 Some(Kind::Dir(c)) => c.iter().copied().find(|&x| {
                     self.nodes
                         .get(x)
-                        .is_some_and(|n| name_hash(parent, &n.name) == key)
+                        .is_some_and(|n| name_hash(parent, self.node_name(n)) == key)
                 }),
                 _ => None,
             };
@@ -613,7 +630,7 @@ impl Builder {
         }
         let parent_id = small_id(parent)?;
         self.detach(id);
-        let renamed = self.nodes.get(id).is_some_and(|n| &*n.name != name);
+        let renamed = self.name(id) != name;
         // A host file named by its directory and its name keeps its path.
         let path = self.host_path(id);
         if let (
@@ -624,10 +641,12 @@ impl Builder {
             Some(p),
         ) = (self.nodes.get_mut(id), path)
         {
-            *src = Src::Host(p.into_boxed_path());
+            *src = Src::Host(Box::new(p));
         }
+        let (at, len) = self.keep_name(name)?;
         if let Some(n) = self.nodes.get_mut(id) {
-            n.name = name.into();
+            n.name_at = at;
+            n.name_len = len;
             n.parent = parent_id;
         }
         if renamed {
@@ -645,16 +664,59 @@ impl Builder {
         Ok(())
     }
 
+    /// The name of a node.
+    pub(crate) fn name(&self, id: NodeId) -> &str {
+        self.nodes.get(id).map_or("", |n| self.node_name(n))
+    }
+
+    /// The name of `n`, a node of this tree.
+    pub(crate) fn node_name(&self, n: &Node) -> &str {
+        let at = n.name_at as usize;
+        self.names
+            .get(at..at + n.name_len as usize)
+            .unwrap_or_default()
+    }
+
+    /// Puts `name` in the buffer of names; returns its place.
+    fn keep_name(&mut self, name: &str) -> Result<(u32, u32)> {
+        let too_many = || Error::InvalidInput("too many names".into());
+        let at = u32::try_from(self.names.len()).map_err(|_| too_many())?;
+        let len = u32::try_from(name.len()).map_err(|_| too_many())?;
+        at.checked_add(len).ok_or_else(too_many)?;
+        self.names.push_str(name);
+        Ok((at, len))
+    }
+
+    /// A node named `name` in `parent` (not yet in the tree).
+    pub(crate) fn new_node(
+        &mut self,
+        name: &str,
+        parent: NodeId,
+        kind: Kind,
+        meta: Meta,
+    ) -> Result<Node> {
+        let parent = small_id(parent)?;
+        let (name_at, name_len) = self.keep_name(name)?;
+        Ok(Node {
+            name_at,
+            name_len,
+            parent,
+            kind,
+            meta,
+        })
+    }
+
     /// The host path of a file read from the host.
     pub(crate) fn host_path(&self, id: NodeId) -> Option<PathBuf> {
         match self.nodes.get(id) {
-            Some(Node {
-                kind: Kind::File { src, .. },
-                name,
-                ..
-            }) => match src {
-                Src::InDir(d) => Some(self.host_dirs.path(*d)?.join(&**name)),
-                Src::Host(p) => Some(p.to_path_buf()),
+            Some(
+                n @ Node {
+                    kind: Kind::File { src, .. },
+                    ..
+                },
+            ) => match src {
+                Src::InDir(d) => Some(self.host_dirs.path(*d)?.join(self.node_name(n))),
+                Src::Host(p) => Some(PathBuf::clone(p)),
                 Src::Bytes(_) | Src::Image(_) => None,
             },
             _ => None,
@@ -709,7 +771,7 @@ impl Builder {
         let mut parts = Vec::new();
         while id != 0 {
             let Some(n) = self.nodes.get(id) else { break };
-            parts.push(&*n.name);
+            parts.push(self.node_name(n));
             id = n.parent();
         }
         parts.reverse();
@@ -725,16 +787,11 @@ impl Builder {
             )));
         }
         let id = self.nodes.len();
-        let parent_id = small_id(parent)?;
+        let node = self.new_node(name, parent, kind, meta)?;
         if let Some(index) = self.index.as_mut() {
             index.entry(name_hash(parent, name)).or_insert(id);
         }
-        self.nodes.push(Node {
-            name: name.into(),
-            parent: parent_id,
-            kind,
-            meta,
-        });
+        self.nodes.push(node);
         if let Some(Node {
             kind: Kind::Dir(c), ..
         }) = self.nodes.get_mut(parent)
@@ -786,8 +843,8 @@ impl Builder {
         };
         let parent = self.mkdir_p(dir)?;
         let src = match src {
-            FileSource::Host(p) => Src::Host(p.into_boxed_path()),
-            FileSource::Bytes(b) => Src::Bytes(b),
+            FileSource::Host(p) => Src::Host(Box::new(p)),
+            FileSource::Bytes(b) => Src::Bytes(Box::new(b)),
             FileSource::Image(d) => Src::Image(Box::new(d)),
         };
         self.push(
@@ -858,7 +915,7 @@ impl Builder {
             HostKind::File => Kind::File {
                 src: match in_dir {
                     Some(d) => Src::InDir(d),
-                    None => Src::Host(host.into()),
+                    None => Src::Host(Box::new(host.to_path_buf())),
                 },
                 size: st.size,
                 extra: file_extra((st.nlink > 1).then_some(st.id), None),

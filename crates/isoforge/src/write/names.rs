@@ -137,6 +137,11 @@ pub fn decode_id(id: &[u8], joliet: bool) -> String {
     }
 }
 
+/// What [`Renamed::namespace`] calls a name space.
+pub(crate) fn label(ns: Namespace) -> &'static str {
+    Kind::of(ns).label()
+}
+
 /// The name an identifier that [`assign`] gave reads as (as
 /// [`Renamed::assigned`] gives it), if it can tell.
 pub(crate) fn readable_id(id: &[u8], ns: Namespace, is_dir: bool) -> Option<String> {

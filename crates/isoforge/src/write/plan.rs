@@ -138,43 +138,66 @@ impl Derive {
 #[derive(Debug, Clone)]
 pub(crate) struct Ids {
     derive: Derive,
+    /// Each identifier kept: a two-byte little-endian header (the length,
+    /// and in the top bit [`UTF8_FORM`]), then the bytes.
     bytes: Vec<u8>,
-    /// (start, length) in `bytes` per node, or a length of [`ABSENT`] or
+    /// Where each node's identifier starts in `bytes`, or [`ABSENT`] or
     /// [`DERIVED`] (made from the node's name).
-    span: Vec<(u32, u32)>,
+    at: Vec<u32>,
 }
 
-/// `Ids::span` length of a node without identifier.
+/// `Ids::at` of a node without identifier.
 const ABSENT: u32 = u32::MAX - 1;
-/// `Ids::span` length of an identifier made from the node's name.
+/// `Ids::at` of an identifier made from the node's name.
 const DERIVED: u32 = u32::MAX;
+/// Header bit of a Joliet identifier kept in UTF-8 (half the bytes of
+/// UCS-2 for most names).
+const UTF8_FORM: u16 = 0x8000;
 
 impl Ids {
     fn new(derive: Derive, nodes: usize) -> Ids {
         Ids {
             derive,
             bytes: Vec::new(),
-            span: vec![(0, ABSENT); nodes],
+            at: vec![ABSENT; nodes],
         }
     }
 
     /// Records `id` as the identifier of `node`, named `name`.
     fn set(&mut self, node: NodeId, name: &str, id: &[u8]) -> Result<()> {
-        let span = if self.derive.matches(name, id) {
-            (0, DERIVED)
+        let at = if self.derive.matches(name, id) {
+            DERIVED
         } else {
-            let start = u32::try_from(self.bytes.len())
+            let too_many = || Error::InvalidInput("too many names".into());
+            let at = u32::try_from(self.bytes.len())
                 .ok()
-                .filter(|s| s.checked_add(id.len() as u32).is_some())
-                .ok_or_else(|| Error::InvalidInput("too many names".into()))?;
-            self.bytes.extend_from_slice(id);
-            (start, id.len() as u32)
+                .filter(|&a| a < ABSENT)
+                .ok_or_else(too_many)?;
+            let text = (self.derive == Derive::Ucs2)
+                .then(|| names::readable_id(id, Namespace::Joliet { long: true }, true))
+                .flatten()
+                .filter(|t| {
+                    let mut again = Vec::with_capacity(id.len());
+                    encode_ucs2be(t, &mut again);
+                    again == id
+                });
+            let (flag, kept) = match &text {
+                Some(t) => (UTF8_FORM, t.as_bytes()),
+                None => (0, id),
+            };
+            let len = u16::try_from(kept.len())
+                .ok()
+                .filter(|&l| l < UTF8_FORM)
+                .ok_or_else(|| Error::InvalidInput("identifier too long".into()))?;
+            self.bytes.extend_from_slice(&(len | flag).to_le_bytes());
+            self.bytes.extend_from_slice(kept);
+            at
         };
-        if self.span.len() <= node {
-            self.span.resize(node + 1, (0, ABSENT));
+        if self.at.len() <= node {
+            self.at.resize(node + 1, ABSENT);
         }
-        if let Some(s) = self.span.get_mut(node) {
-            *s = span;
+        if let Some(a) = self.at.get_mut(node) {
+            *a = at;
         }
         Ok(())
     }
@@ -182,15 +205,26 @@ impl Ids {
     /// Appends the identifier of `node`, named `name`, to `out`; false if
     /// it has none.
     pub fn append(&self, node: NodeId, name: &str, out: &mut Vec<u8>) -> bool {
-        match self.span.get(node).copied() {
-            None | Some((_, ABSENT)) => false,
-            Some((_, DERIVED)) => {
+        match self.at.get(node).copied() {
+            None | Some(ABSENT) => false,
+            Some(DERIVED) => {
                 self.derive.append(name, out);
                 true
             }
-            Some((start, len)) => {
-                let at = start as usize;
-                out.extend_from_slice(self.bytes.get(at..at + len as usize).unwrap_or_default());
+            Some(at) => {
+                let at = at as usize;
+                let head = self
+                    .bytes
+                    .get(at..at + 2)
+                    .and_then(|h| <[u8; 2]>::try_from(h).ok())
+                    .map_or(0, u16::from_le_bytes);
+                let len = usize::from(head & !UTF8_FORM);
+                let kept = self.bytes.get(at + 2..at + 2 + len).unwrap_or_default();
+                if head & UTF8_FORM != 0 {
+                    encode_ucs2be(std::str::from_utf8(kept).unwrap_or_default(), out);
+                } else {
+                    out.extend_from_slice(kept);
+                }
                 true
             }
         }
@@ -327,6 +361,8 @@ pub struct Plan {
     pub(crate) warnings: Vec<String>,
     /// Names that had to change, described on demand.
     pub(crate) renames: Vec<Rename>,
+    /// The messages of renames that the tree cannot tell.
+    pub(crate) told: Vec<String>,
     /// `warnings` and then `renames`, as text, once asked for.
     pub(crate) described: std::sync::OnceLock<Vec<String>>,
     pub(crate) notes: Vec<String>,
@@ -339,22 +375,52 @@ pub(crate) struct Renames {
     cap: usize,
     more: usize,
     later: Option<Vec<Rename>>,
+    /// The messages of `later` renames that the tree cannot tell.
+    told: Vec<String>,
 }
 
 /// A name changed to fit a name space. The message is made from the tree
 /// when asked for, so that a tree of many long names does not hold a
 /// message per name.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Rename {
-    dir: NodeId,
-    /// The renamed node.
-    node: NodeId,
+    /// The directory (a `NodeId`).
+    dir: u32,
+    /// The renamed node (a `NodeId`); with [`Why::Told`], the index of the
+    /// message in `Renames::told`.
+    node: u32,
     ns: Namespace,
-    namespace: &'static str,
-    reason: &'static str,
-    /// The original and the recorded name, when they are not the node's
-    /// name and what its identifier reads as.
-    names: Option<Box<(String, String)>>,
+    why: Why,
+}
+
+/// Why a name changed, as [`names::Renamed::reason`] says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Why {
+    TooLong,
+    Characters,
+    Collision,
+    /// The tree cannot tell the change: its message is kept as text.
+    Told,
+}
+
+impl Why {
+    fn of(reason: &str) -> Why {
+        match reason {
+            names::REASON_TOO_LONG => Why::TooLong,
+            names::REASON_CHARACTERS => Why::Characters,
+            names::REASON_COLLISION => Why::Collision,
+            _ => Why::Told,
+        }
+    }
+
+    fn reason(self) -> &'static str {
+        match self {
+            Why::TooLong => names::REASON_TOO_LONG,
+            Why::Characters => names::REASON_CHARACTERS,
+            Why::Collision => names::REASON_COLLISION,
+            Why::Told => "",
+        }
+    }
 }
 
 /// One continuation area's entries, and the continuation that follows it.
@@ -562,6 +628,7 @@ impl Builder {
             cap: usize::MAX,
             more: 0,
             later: Some(Vec::new()),
+            told: Vec::new(),
         };
         // With Rock Ridge the plain ISO 9660 names are a fallback that is
         // expected to differ: their changes are notes (kept up to a cap), not
@@ -571,6 +638,7 @@ impl Builder {
             cap: 1000,
             more: 0,
             later: None,
+            told: Vec::new(),
         };
         let rock_ridge = self.opts.rock_ridge;
         let level = self.opts.level;
@@ -598,6 +666,7 @@ impl Builder {
         let warnings = std::mem::take(&mut self.warnings);
         let mut renames = renamed.later.unwrap_or_default();
         renames.shrink_to_fit();
+        let told = renamed.told;
         let mut notes = notes
             .list
             .into_iter()
@@ -627,6 +696,7 @@ impl Builder {
             total_blocks: 0,
             warnings,
             renames,
+            told,
             described: std::sync::OnceLock::new(),
             notes,
         };
@@ -657,12 +727,12 @@ impl Builder {
                     let na = self
                         .nodes
                         .get(*a)
-                        .map(|n| n.name.as_bytes())
+                        .map(|n| self.node_name(n).as_bytes())
                         .unwrap_or_default();
                     let nb = self
                         .nodes
                         .get(*b)
-                        .map(|n| n.name.as_bytes())
+                        .map(|n| self.node_name(n).as_bytes())
                         .unwrap_or_default();
                     nb.cmp(na)
                 });
@@ -677,11 +747,6 @@ impl Builder {
             Some(Kind::Dir(c)) => c,
             _ => &[],
         }
-    }
-
-    /// The name of a node.
-    pub(crate) fn name(&self, id: NodeId) -> &str {
-        self.nodes.get(id).map_or("", |n| &n.name)
     }
 
     /// Appends the identifier a slot records to `out`.
@@ -784,26 +849,38 @@ impl Builder {
                 .map(|(i, &k)| (self.name(k), i))
                 .collect();
             for r in renamed {
-                let found = by_name
+                let why = Why::of(r.reason);
+                // Kept as a node when its message can be made again from the
+                // tree, as it is here.
+                let node = by_name
                     .get(r.original.as_str())
                     .and_then(|&i| out.get(i))
                     .filter(|(k, id)| {
                         final_ids
+                            && why != Why::Told
+                            && names::label(ns) == r.namespace
                             && names::readable_id(id, ns, self.is_dir(*k)).as_deref()
                                 == Some(r.assigned.as_str())
-                    });
-                let (node, names) = match found {
-                    Some(&(k, _)) => (k, None),
-                    None => (dir, Some(Box::new((r.original, r.assigned)))),
+                    })
+                    .and_then(|&(k, _)| u32::try_from(k).ok());
+                let rename = match (node, u32::try_from(dir)) {
+                    (Some(node), Ok(dir)) => Rename { dir, node, ns, why },
+                    _ => {
+                        let base = self.path_of(dir);
+                        let sep = if base == "/" { "" } else { "/" };
+                        warnings.told.push(format!(
+                            "{base}{sep}{}: recorded as {:?} in {} ({})",
+                            r.original, r.assigned, r.namespace, r.reason
+                        ));
+                        Rename {
+                            dir: 0,
+                            node: u32::try_from(warnings.told.len() - 1).unwrap_or(u32::MAX),
+                            ns,
+                            why: Why::Told,
+                        }
+                    }
                 };
-                later.push(Rename {
-                    dir,
-                    node,
-                    ns,
-                    namespace: r.namespace,
-                    reason: r.reason,
-                    names,
-                });
+                later.push(rename);
             }
             return out;
         }
@@ -890,21 +967,15 @@ impl Builder {
                         }
                         if rr_moved.is_none() {
                             let name =
-                                if self.children(0).iter().any(|&c| {
-                                    self.nodes.get(c).is_some_and(|n| &*n.name == "rr_moved")
-                                }) {
+                                if self.children(0).iter().any(|&c| self.name(c) == "rr_moved") {
                                     ".rr_moved"
                                 } else {
                                     "rr_moved"
                                 };
                             let meta = self.nodes.first().map(|r| r.meta).unwrap_or_default();
                             let id = self.nodes.len();
-                            self.nodes.push(Node {
-                                name: name.into(),
-                                parent: 0,
-                                kind: Kind::Dir(Vec::new()),
-                                meta,
-                            });
+                            let node = self.new_node(name, 0, Kind::Dir(Vec::new()), meta)?;
+                            self.nodes.push(node);
                             rr_moved = Some(id);
                             depth.insert(id, 2);
                         }
@@ -930,6 +1001,7 @@ impl Builder {
                     cap: 0,
                     more: 0,
                     later: None,
+                    told: Vec::new(),
                 },
                 false,
             ) {
@@ -1181,6 +1253,7 @@ impl Plan {
         for (i, s) in t.slots_of(dir).iter().enumerate() {
             let id = s.node();
             let Some(n) = self.node(id) else { continue };
+            let name = self.b.node_name(n);
             ident.clear();
             self.b.slot_ident(t, *s, &mut ident);
             let ident = ident.as_slice();
@@ -1192,7 +1265,7 @@ impl Plan {
                     let (lba, _) = self.dir_lba(t, id, set);
                     if rr_on {
                         buf.su.link(b"CL", lba);
-                        self.rr_entries(id, Some(&n.name), rr_flag::CL, date, &mut buf.su);
+                        self.rr_entries(id, Some(name), rr_flag::CL, date, &mut buf.su);
                     }
                     let rec = Rec {
                         extent: lba,
@@ -1211,7 +1284,7 @@ impl Plan {
                             buf.su.re();
                         }
                         let extra = if moved { rr_flag::RE } else { 0 };
-                        self.rr_entries(id, Some(&n.name), extra, date, &mut buf.su);
+                        self.rr_entries(id, Some(name), extra, date, &mut buf.su);
                     }
                     let rec = Rec {
                         extent: lba,
@@ -1226,7 +1299,7 @@ impl Plan {
                     let lba = set.data(self.data_lba_of(id).unwrap_or(self.empty_lba));
                     let sections = size.div_ceil(SECTION).max(1);
                     if rr_on {
-                        self.rr_entries(id, Some(&n.name), 0, date, &mut buf.su);
+                        self.rr_entries(id, Some(name), 0, date, &mut buf.su);
                     }
                     for sec in 0..sections {
                         let off = sec * SECTION;
@@ -1250,7 +1323,7 @@ impl Plan {
                     if !rr_on {
                         continue;
                     }
-                    self.rr_entries(id, Some(&n.name), 0, date, &mut buf.su);
+                    self.rr_entries(id, Some(name), 0, date, &mut buf.su);
                     let rec = Rec {
                         extent: set.data(self.empty_lba),
                         len: 0,
@@ -1740,29 +1813,27 @@ impl Plan {
 
     /// The message of a rename.
     fn describe(&self, r: &Rename) -> String {
-        let base = self.b.path_of(r.dir);
+        if r.why == Why::Told {
+            return self.told.get(r.node as usize).cloned().unwrap_or_default();
+        }
+        let (dir, node) = (r.dir as NodeId, r.node as NodeId);
+        let base = self.b.path_of(dir);
         let sep = if base == "/" { "" } else { "/" };
-        let (original, assigned) = match &r.names {
-            Some(n) => (n.0.clone(), n.1.clone()),
-            None => {
-                let node = r.node;
-                let t = match r.ns {
-                    Namespace::Joliet { .. } => self.joliet.as_ref(),
-                    Namespace::Iso9660 { .. } => Some(&self.iso),
-                };
-                let name = self.b.name(node);
-                let mut id = Vec::new();
-                if let Some(t) = t {
-                    t.id.append(node, name, &mut id);
-                }
-                let is_dir = matches!(self.node(node).map(|n| &n.kind), Some(Kind::Dir(_)));
-                let assigned = names::readable_id(&id, r.ns, is_dir).unwrap_or_default();
-                (name.to_string(), assigned)
-            }
+        let t = match r.ns {
+            Namespace::Joliet { .. } => self.joliet.as_ref(),
+            Namespace::Iso9660 { .. } => Some(&self.iso),
         };
+        let name = self.b.name(node);
+        let mut id = Vec::new();
+        if let Some(t) = t {
+            t.id.append(node, name, &mut id);
+        }
+        let is_dir = matches!(self.node(node).map(|n| &n.kind), Some(Kind::Dir(_)));
+        let assigned = names::readable_id(&id, r.ns, is_dir).unwrap_or_default();
         format!(
-            "{base}{sep}{original}: recorded as {assigned:?} in {} ({})",
-            r.namespace, r.reason
+            "{base}{sep}{name}: recorded as {assigned:?} in {} ({})",
+            names::label(r.ns),
+            r.why.reason()
         )
     }
 

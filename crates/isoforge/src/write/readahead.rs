@@ -179,13 +179,14 @@ fn read_file(
 ) -> Result<()> {
     let path = || plan.b.host_path(d.node()).unwrap_or_default();
     let mut f = match plan.b.nodes.get(d.node()) {
-        Some(Node {
-            kind: Kind::File {
-                src: Src::InDir(k), ..
+        Some(
+            n @ Node {
+                kind: Kind::File {
+                    src: Src::InDir(k), ..
+                },
+                ..
             },
-            name,
-            ..
-        }) => {
+        ) => {
             // Opened relative to the file's directory, which stays open
             // while its files come one after another.
             if dir.as_ref().map(|x| x.0) != Some(*k) {
@@ -207,7 +208,7 @@ fn read_file(
             match dir {
                 Some((_, fd)) => rfs::openat(
                     &*fd,
-                    &**name,
+                    plan.b.node_name(n),
                     rfs::OFlags::RDONLY | rfs::OFlags::CLOEXEC,
                     rfs::Mode::empty(),
                 )
