@@ -410,7 +410,10 @@ impl Plan {
             },
         ));
         let s = std::thread::scope(|scope| {
-            scope.spawn(move || writeback(f, &written));
+            // Without the thread the image is only written back later.
+            let _ = std::thread::Builder::new()
+                .name("isoforge-writeback".into())
+                .spawn_scoped(scope, move || writeback(f, &written));
             // The sender goes with the output, which ends the writeback
             // thread when it is dropped.
             self.write_out(out, progress)
@@ -529,21 +532,21 @@ impl Plan {
         Ok(())
     }
 
-    /// Writes the file data; files for which `ahead` holds come from `ra`.
-    /// Returns how many files were written.
+    /// Writes the file data; with `ra`, files for which `ahead` holds come
+    /// from it. Returns how many files were written.
     fn write_data(
         &self,
         w: &mut Counting<'_>,
         direct: bool,
         ahead: &dyn Fn(usize) -> bool,
-        mut ra: ReadAhead,
+        mut ra: Option<ReadAhead>,
     ) -> Result<u64> {
         let boot = self.boot.as_ref();
         let mut files = 0u64;
         let mut i = 0;
         while let Some(d) = self.data.get(i) {
             w.at(d.lba)?;
-            if ahead(i) {
+            if let Some(ra) = ra.as_mut().filter(|_| ahead(i)) {
                 let batch = ra.next(i)?;
                 w.put(batch.bytes())?;
                 files += batch.count as u64;
@@ -626,7 +629,7 @@ impl Plan {
             w.pad_to_block()?;
         }
         let direct = matches!(w.out, Out::File(_));
-        // Small host files are read on a second thread, ahead of the writes.
+        // Small host files are read on other threads, ahead of the writes.
         let ahead = |i: usize| {
             self.data.get(i).is_some_and(|d| {
                 d.size < DIRECT_COPY

@@ -63,21 +63,25 @@ pub(crate) struct ReadAhead {
 
 impl ReadAhead {
     /// Starts reading, in `scope`, the data of the files of `plan` for
-    /// whose index in `Plan::data` `ahead` holds.
+    /// whose index in `Plan::data` `ahead` holds; `None` if the threads
+    /// cannot be started (the readers started stop when it is dropped).
     pub fn start<'scope, 'env>(
         scope: &'scope Scope<'scope, 'env>,
         plan: &'env Plan,
         ahead: &'env (dyn Fn(usize) -> bool + Sync),
-    ) -> ReadAhead {
+    ) -> Option<ReadAhead> {
         let readers = (0..READERS)
             .map(|r| {
                 let (tx, batches) = sync_channel(IN_FLIGHT);
                 let (spare, spare_rx) = channel();
-                scope.spawn(move || run(plan, ahead, r, &tx, &spare_rx));
-                Reader { batches, spare }
+                std::thread::Builder::new()
+                    .name("isoforge-read".into())
+                    .spawn_scoped(scope, move || run(plan, ahead, r, &tx, &spare_rx))
+                    .ok()?;
+                Some(Reader { batches, spare })
             })
-            .collect();
-        ReadAhead { readers, taken: 0 }
+            .collect::<Option<Vec<Reader>>>()?;
+        Some(ReadAhead { readers, taken: 0 })
     }
 
     /// The next batch, which starts with file `i`.
