@@ -514,6 +514,13 @@ fn import_tree<S: ReadAt>(
         None => None,
     };
     let mut queue: Vec<(String, Entry, Option<Entry>)> = vec![("/".into(), root, jroot)];
+    // Files that share an extent are written once; files whose extents
+    // merely overlap are written each in full, so a hostile image of many
+    // overlapping files could ask for far more output than it holds.
+    let size = img.info().image_size;
+    let budget = size.saturating_mul(4).saturating_add(1 << 30);
+    let mut seen_runs: HashSet<Vec<(u64, u64)>> = HashSet::new();
+    let mut total = 0u64;
     while let Some((path, dir, jdir)) = queue.pop() {
         let kids = dirs.list(&dir)?;
         let jkids = match (&mut jdirs, &jdir) {
@@ -547,6 +554,18 @@ fn import_tree<S: ReadAt>(
                 }
                 FileType::File => {
                     let runs = crate::read::file::ranges(img, e)?;
+                    if seen_runs.insert(runs.clone()) {
+                        total = total.saturating_add(runs.iter().map(|r| r.1).sum());
+                        if total > budget {
+                            return Err(Error::corrupt(
+                                "directory record",
+                                e.record_offset,
+                                format!(
+                                    "{p}: the files' extents overlap so that copying them would write over {budget} bytes from a {size}-byte image"
+                                ),
+                            ));
+                        }
+                    }
                     let data = ImageData::new(src.clone(), runs.clone());
                     let link = (e.nlink > 1).then_some(e.ino).flatten().map(u64::from);
                     let id = b.add_image_file(&p, data, meta, e.zisofs, link)?;
