@@ -3,7 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 #[path = "hostile/builder.rs"]
-#[allow(dead_code)]
 mod builder;
 
 use std::sync::Arc;
