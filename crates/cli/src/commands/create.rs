@@ -4,7 +4,10 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use isoforge::write::{BuildOptions, Builder, RrVersion};
+use isoforge::write::{
+    AppendedPartition, BootConfig, BootEmulation, BootImage, BootPlatform, BuildOptions, Builder,
+    RrVersion,
+};
 
 use crate::args::Cli;
 use crate::commands::Outcome;
@@ -58,6 +61,186 @@ pub struct Args {
     /// Fail instead of shortening or changing names that do not fit a name space.
     #[arg(long)]
     pub strict_names: bool,
+    /// BIOS El Torito boot image (path in the image), the default entry.
+    #[arg(long, value_name = "ISO_PATH", help_heading = "Boot")]
+    pub boot_bios: Option<String>,
+    /// 512-byte sectors the BIOS loads from the boot image (default 4).
+    #[arg(long, value_name = "N", help_heading = "Boot")]
+    pub boot_load_size: Option<u16>,
+    /// Patch a boot info table into the BIOS boot image (isolinux needs it).
+    #[arg(long, help_heading = "Boot")]
+    pub boot_info_table: bool,
+    /// Patch GRUB2 boot info into the BIOS boot image (GRUB's eltorito.img).
+    #[arg(long, help_heading = "Boot")]
+    pub grub2_boot_info: bool,
+    /// Emulation of the BIOS boot image.
+    #[arg(long, default_value = "none", value_parser = ["none", "floppy", "hdd"], help_heading = "Boot")]
+    pub boot_emulation: String,
+    /// UEFI El Torito boot image: a FAT file system image in the tree (with
+    /// --efi-dir: where the built image goes; default /efi.img).
+    #[arg(long, value_name = "ISO_PATH", help_heading = "Boot")]
+    pub boot_efi: Option<String>,
+    /// Build the FAT EFI System Partition image from this host directory
+    /// (e.g. one holding EFI/BOOT/BOOTX64.EFI) and boot UEFI from it.
+    #[arg(long, value_name = "HOST_DIR", help_heading = "Boot")]
+    pub efi_dir: Option<PathBuf>,
+    /// Further boot entries: path=ISO_PATH[,platform=bios|efi|ppc|mac|0xNN]
+    /// [,emulation=none|floppy|hdd][,load-size=N][,load-segment=N]
+    /// [,boot-info-table][,grub2-boot-info][,no-boot].
+    #[arg(long, value_name = "SPEC", help_heading = "Boot")]
+    pub boot_entry: Vec<String>,
+    /// Path of the boot catalog in the image.
+    #[arg(
+        long,
+        value_name = "ISO_PATH",
+        default_value = "/boot.catalog",
+        help_heading = "Boot"
+    )]
+    pub boot_catalog: String,
+    /// Keep the boot catalog out of the directory tree.
+    #[arg(long, help_heading = "Boot")]
+    pub hide_boot_catalog: bool,
+    /// System area (first 32 KiB) from a file, e.g. isolinux's isohdpfx.bin or
+    /// GRUB's boot_hybrid.img; patched to boot the BIOS boot image from USB.
+    #[arg(long, value_name = "FILE", help_heading = "Hybrid")]
+    pub system_area: Option<PathBuf>,
+    /// An MBR partition table for the image (and the EFI image).
+    #[arg(long, help_heading = "Hybrid")]
+    pub hybrid_mbr: bool,
+    /// A GPT, with an EFI System Partition for the UEFI boot image.
+    #[arg(long, help_heading = "Hybrid")]
+    pub gpt: bool,
+    /// Start of the partition holding a second copy of the volume
+    /// descriptors and directories, in 2048-byte blocks (0, or 16 and more).
+    #[arg(long, value_name = "N", help_heading = "Hybrid")]
+    pub partition_offset: Option<u32>,
+    /// Append a host file after the image as MBR partition N of type TYPE
+    /// (hex byte, e.g. 0xef); repeatable.
+    #[arg(long, value_name = "N:TYPE:FILE", help_heading = "Hybrid")]
+    pub append_partition: Vec<String>,
+}
+
+fn parse_u16(v: &str, what: &str) -> anyhow::Result<u16> {
+    let r = match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+        Some(h) => u16::from_str_radix(h, 16),
+        None => v.parse(),
+    };
+    r.with_context(|| format!("{what} {v:?} is not a number from 0 to 65535"))
+}
+
+fn parse_platform(v: &str) -> anyhow::Result<BootPlatform> {
+    Ok(match v {
+        "bios" | "x86" => BootPlatform::X86,
+        "efi" | "uefi" => BootPlatform::Efi,
+        "ppc" | "powerpc" => BootPlatform::PowerPc,
+        "mac" => BootPlatform::Mac,
+        _ => {
+            let n = parse_u16(v, "platform")?;
+            BootPlatform::from_u8(
+                u8::try_from(n).with_context(|| format!("platform {v:?} is not a byte"))?,
+            )
+        }
+    })
+}
+
+fn parse_emulation(v: &str) -> anyhow::Result<BootEmulation> {
+    Ok(match v {
+        "none" => BootEmulation::None,
+        "floppy" => BootEmulation::Floppy,
+        "hdd" => BootEmulation::HardDisk,
+        _ => bail!("emulation {v:?} is not none, floppy or hdd"),
+    })
+}
+
+/// Parses a `--boot-entry` specification.
+fn parse_boot_entry(spec: &str) -> anyhow::Result<BootImage> {
+    let mut img = BootImage::new("", BootPlatform::X86);
+    for part in spec.split(',').filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        match k {
+            "path" => img.path = v.to_string(),
+            "platform" => img.platform = parse_platform(v)?,
+            "emulation" => img.emulation = parse_emulation(v)?,
+            "load-size" => img.load_size = Some(parse_u16(v, "load-size")?),
+            "load-segment" => img.load_segment = parse_u16(v, "load-segment")?,
+            "boot-info-table" => img.boot_info_table = true,
+            "grub2-boot-info" => img.grub2_boot_info = true,
+            "no-boot" => img.bootable = false,
+            _ => bail!("--boot-entry {spec:?}: unknown key {k:?} (path, platform, emulation, load-size, load-segment, boot-info-table, grub2-boot-info, no-boot)"),
+        }
+    }
+    if img.path.is_empty() {
+        bail!("--boot-entry {spec:?} has no path=ISO_PATH");
+    }
+    Ok(img)
+}
+
+/// Parses `--append-partition N:TYPE:FILE`.
+fn parse_append(spec: &str) -> anyhow::Result<AppendedPartition> {
+    let mut it = spec.splitn(3, ':');
+    let (Some(n), Some(t), Some(f)) = (it.next(), it.next(), it.next()) else {
+        bail!("--append-partition {spec:?} is not N:TYPE:FILE (e.g. 2:0xef:efi.img)");
+    };
+    let n: u8 = n
+        .parse()
+        .ok()
+        .filter(|n| (1..=4).contains(n))
+        .with_context(|| {
+            format!("--append-partition {spec:?}: the partition number must be 1-4")
+        })?;
+    let t = u8::try_from(parse_u16(t, "partition type")?)
+        .with_context(|| format!("--append-partition {spec:?}: the type must be a byte"))?;
+    Ok(AppendedPartition::new(n, t, PathBuf::from(f)))
+}
+
+/// The boot configuration the options ask for.
+fn boot_config(a: &Args) -> anyhow::Result<BootConfig> {
+    let mut cfg = BootConfig::default();
+    if let Some(p) = &a.boot_bios {
+        let mut img = BootImage::new(p, BootPlatform::X86);
+        img.load_size = a.boot_load_size;
+        img.boot_info_table = a.boot_info_table;
+        img.grub2_boot_info = a.grub2_boot_info;
+        img.emulation = parse_emulation(&a.boot_emulation)?;
+        cfg.images.push(img);
+    } else if a.boot_load_size.is_some()
+        || a.boot_info_table
+        || a.grub2_boot_info
+        || a.boot_emulation != "none"
+    {
+        bail!("--boot-load-size, --boot-info-table, --grub2-boot-info and --boot-emulation apply to --boot-bios, which is missing");
+    }
+    if a.boot_efi.is_some() || a.efi_dir.is_some() {
+        let p = a.boot_efi.as_deref().unwrap_or("/efi.img");
+        cfg.images.push(BootImage::new(p, BootPlatform::Efi));
+    }
+    for e in &a.boot_entry {
+        cfg.images.push(parse_boot_entry(e)?);
+    }
+    cfg.catalog_path = a.boot_catalog.clone();
+    cfg.catalog_hidden = a.hide_boot_catalog;
+    if let Some(f) = &a.system_area {
+        let bytes = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+        if bytes.len() > 32768 {
+            bail!(
+                "{} is {} bytes; a system area holds 32768 at most",
+                f.display(),
+                bytes.len()
+            );
+        }
+        cfg.system_area = Some(bytes);
+    }
+    cfg.hybrid_mbr = a.hybrid_mbr;
+    cfg.gpt = a.gpt;
+    for s in &a.append_partition {
+        cfg.appended.push(parse_append(s)?);
+    }
+    if let Some(off) = a.partition_offset {
+        if off != 0 {
+            bail!("--partition-offset {off}: only 0 is supported so far");
+        }
+    }
+    Ok(cfg)
 }
 
 fn newest_time(b: &Builder) -> i64 {
@@ -86,6 +269,7 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
     };
     opts.dedup = a.dedup;
     opts.strict_names = a.strict_names;
+    opts.boot = boot_config(a)?;
     let epoch = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) if !v.is_empty() => Some(
             v.trim()

@@ -55,6 +55,8 @@ pub struct BuildOptions {
     pub dedup: bool,
     /// Refuse names that a name space cannot hold unchanged.
     pub strict_names: bool,
+    /// El Torito boot entries and the hybrid layout.
+    pub boot: super::boot::BootConfig,
 }
 
 impl Default for BuildOptions {
@@ -73,6 +75,7 @@ impl Default for BuildOptions {
             source_date_epoch: None,
             dedup: false,
             strict_names: false,
+            boot: super::boot::BootConfig::default(),
         }
     }
 }
@@ -254,6 +257,15 @@ impl Builder {
                 .find(|&i| self.nodes.get(i).is_some_and(|n| n.name == name)),
             _ => None,
         }
+    }
+
+    /// The node at `iso_path`, if the tree has one.
+    pub(crate) fn lookup(&self, iso_path: &str) -> Option<NodeId> {
+        let mut cur = 0;
+        for comp in iso_path.split('/').filter(|c| !c.is_empty() && *c != ".") {
+            cur = self.child(cur, comp)?;
+        }
+        Some(cur)
     }
 
     /// The path of a node, for messages.

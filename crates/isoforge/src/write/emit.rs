@@ -5,7 +5,7 @@ use std::io::{BufWriter, Write};
 
 use isoforge_format::ecma119::dirrec::{DirRecordSpec, FileFlags};
 use isoforge_format::ecma119::path_table::PathTableRecord;
-use isoforge_format::ecma119::volume::{RawVolumeDescriptor, STANDARD_ID};
+use isoforge_format::ecma119::volume::{RawVolumeDescriptor, EL_TORITO_ID, STANDARD_ID};
 use isoforge_format::num::{Be32, Both16, Both32, Le32};
 use isoforge_format::strings::{encode_ucs2be, pad_field};
 use isoforge_format::susp::Continuation;
@@ -13,6 +13,7 @@ use isoforge_format::time::IsoTime;
 use isoforge_format::SECTOR;
 use zerocopy::{FromZeros, IntoBytes};
 
+use super::boot::Tail;
 use super::plan::{pack, NsTree, Plan};
 use super::rockridge::dir_time;
 use crate::error::{Error, Result};
@@ -318,14 +319,54 @@ impl Plan {
         Ok(())
     }
 
+    /// Streams a host file appended after the volume.
+    fn append_file(&self, w: &mut Counting<'_>, path: &std::path::Path, size: u64) -> Result<()> {
+        use std::io::Read;
+        let io = |e: std::io::Error| Error::Io {
+            source: std::io::Error::new(e.kind(), format!("{}: {e}", path.display())),
+            offset: None,
+        };
+        let f = File::open(path).map_err(io)?;
+        let mut r = f.take(size);
+        let mut buf = vec![0u8; size.clamp(1, 1 << 20) as usize];
+        let mut done = 0u64;
+        loop {
+            let n = r.read(&mut buf).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            w.put(buf.get(..n).unwrap_or_default())?;
+            done += n as u64;
+        }
+        if done != size {
+            return Err(Error::InvalidInput(format!(
+                "{} changed size while it was being read ({size} bytes planned, {done} read); no image was written",
+                path.display()
+            )));
+        }
+        Ok(())
+    }
+
     fn write_out<'a>(&self, out: Out<'a>, progress: &'a dyn Fn(u64)) -> Result<WriteSummary> {
         let mut w = Counting {
             out,
             pos: 0,
             progress,
         };
-        w.zeros(16 * SECTOR as u64)?;
+        let boot = self.boot.as_ref();
+        match boot.and_then(|b| b.system_area.as_ref()) {
+            Some(sa) => w.put(sa)?,
+            None => w.zeros(16 * SECTOR as u64)?,
+        }
         w.put(&self.volume_descriptor(&self.iso, 1, 1)?)?;
+        if self.catalog_lba != 0 {
+            let mut br = [0u8; SECTOR];
+            br[1..6].copy_from_slice(STANDARD_ID);
+            br[6] = 1;
+            br[7..7 + EL_TORITO_ID.len()].copy_from_slice(EL_TORITO_ID);
+            br[0x47..0x4B].copy_from_slice(&self.catalog_lba.to_le_bytes());
+            w.put(&br)?;
+        }
         if self.b.opts.level == 4 {
             w.put(&self.volume_descriptor(&self.iso, 2, 2)?)?;
         }
@@ -361,9 +402,32 @@ impl Plan {
                 }
             }
         }
+        if self.catalog_lba != 0 {
+            w.at(self.catalog_lba)?;
+            let cat = boot.map(|b| b.catalog.as_slice()).unwrap_or_default();
+            w.put(cat)?;
+            w.pad_to_block()?;
+        }
         let mut files = 0u64;
         for d in &self.data {
             w.at(d.lba)?;
+            if let Some(p) = boot.and_then(|b| b.patches.get(&d.node)) {
+                let mut pos = 0u64;
+                let n = self.read_source(d.node, &mut |chunk| {
+                    let mut c = chunk.to_vec();
+                    p.apply(pos, &mut c);
+                    pos += c.len() as u64;
+                    w.put(&c)
+                })?;
+                if n != d.size {
+                    return Err(Error::InvalidInput(
+                        "internal layout error: file size".into(),
+                    ));
+                }
+                w.pad_to_block()?;
+                files += 1;
+                continue;
+            }
             let host = match self.b.nodes.get(d.node).map(|n| &n.kind) {
                 Some(super::builder::Kind::File {
                     src: super::builder::FileSource::Host(p),
@@ -386,7 +450,29 @@ impl Plan {
             w.pad_to_block()?;
             files += 1;
         }
-        w.zeros(u64::from(self.total_blocks) * SECTOR as u64 - w.pos)?;
+        // Padding, with the backup GPT in its last blocks.
+        for (at, bytes) in boot.map(|b| b.in_padding.as_slice()).unwrap_or_default() {
+            w.zeros(at.saturating_sub(w.pos))?;
+            w.put(bytes)?;
+        }
+        w.zeros((u64::from(self.total_blocks) * SECTOR as u64).saturating_sub(w.pos))?;
+        if let Some(b) = boot {
+            for t in &b.tail {
+                match t {
+                    Tail::Zeros(n) => w.zeros(*n)?,
+                    Tail::File { path, size, blocks } => {
+                        self.append_file(&mut w, path, *size)?;
+                        w.zeros(blocks * SECTOR as u64 - size)?;
+                    }
+                }
+            }
+            w.put(&b.tail_end)?;
+        }
+        if w.pos != self.image_len() {
+            return Err(Error::InvalidInput(
+                "internal layout error: image length".into(),
+            ));
+        }
         w.out.flush()?;
         Ok(WriteSummary {
             bytes: w.pos,

@@ -4,12 +4,15 @@
 //! streams descriptors, path tables, directories and file data in LBA order,
 //! in one pass, to any `Write`.
 
+pub mod boot;
 pub mod builder;
 pub mod emit;
 pub mod names;
 pub mod plan;
 pub mod rockridge;
 
+pub use boot::{AppendedPartition, BootConfig, BootEmulation, BootImage};
 pub use builder::{BuildOptions, Builder, FileSource, Meta, NodeId, RrVersion, Time};
 pub use emit::WriteSummary;
+pub use isoforge_format::eltorito::Platform as BootPlatform;
 pub use plan::Plan;

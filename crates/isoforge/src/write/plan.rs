@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use isoforge_format::ecma119::dirrec::{DirRecordSpec, FileFlags};
 use isoforge_format::SECTOR;
 
-use super::builder::{Builder, FileSource, Kind, Node, NodeId, RrVersion, Time};
+use super::boot::BootPlan;
+use super::builder::{Builder, FileSource, Kind, Meta, Node, NodeId, RrVersion, Time};
 use super::names::{self, Child, Namespace};
 use super::rockridge::{self as rr, rr_flag};
 use crate::error::{Error, Result};
@@ -97,6 +98,14 @@ pub struct Plan {
     pub(crate) ce_loc: HashMap<(usize, usize, usize), (u32, u32, u32)>,
     pub(crate) ce_chunks: Vec<CeChunk>,
     pub(crate) vd_count: u32,
+    /// The boot catalog's node, when it is visible in the tree.
+    pub(crate) catalog_node: Option<NodeId>,
+    /// LBA of the boot catalog (0: no El Torito).
+    pub(crate) catalog_lba: u32,
+    /// Boot catalog, boot image patches and system area.
+    pub(crate) boot: Option<BootPlan>,
+    /// Blocks of the ISO 9660 volume (the image may go on past it with
+    /// appended partitions).
     pub(crate) total_blocks: u32,
     pub(crate) warnings: Vec<String>,
     pub(crate) notes: Vec<String>,
@@ -181,6 +190,25 @@ impl Builder {
         }
         let volume_time = self.nodes.first().map(|r| r.meta.ctime).unwrap_or_default();
         let volume_time = epoch.map_or(volume_time, |e| Time { secs: e, nanos: 0 });
+        // A visible boot catalog is a file of one block in the tree.
+        let has_catalog = !self.opts.boot.images.is_empty();
+        let catalog_node = if has_catalog && !self.opts.boot.catalog_hidden {
+            let path = self.opts.boot.catalog_path.clone();
+            if self.lookup(&path).is_some() {
+                return Err(Error::InvalidInput(format!(
+                    "{path} is in the tree already; choose another --boot-catalog path"
+                )));
+            }
+            let root = self.nodes.first().map(|r| r.meta).unwrap_or_default();
+            let meta = Meta {
+                perm: 0o444,
+                ..root
+            };
+            let zeros: std::sync::Arc<[u8]> = vec![0u8; SECTOR].into();
+            Some(self.add_file(&path, FileSource::Bytes(zeros), meta)?)
+        } else {
+            None
+        };
         // Tree order: depth first, children sorted by name.
         let order = self.tree_order();
         // Sizes over 4 GiB need multi-extent files (ISO level 3 and up).
@@ -292,7 +320,8 @@ impl Builder {
                 warnings.join("; ")
             )));
         }
-        let vd_count = 1 + u32::from(level == 4) + u32::from(joliet.is_some()) + 1;
+        let vd_count =
+            1 + u32::from(has_catalog) + u32::from(level == 4) + u32::from(joliet.is_some()) + 1;
         let mut plan = Plan {
             b: self,
             volume_time,
@@ -306,11 +335,15 @@ impl Builder {
             ce_loc: HashMap::new(),
             ce_chunks: Vec::new(),
             vd_count,
+            catalog_node,
+            catalog_lba: 0,
+            boot: None,
             total_blocks: 0,
             warnings,
             notes,
         };
         plan.layout(&order)?;
+        plan.plan_boot()?;
         Ok(plan)
     }
 
@@ -997,18 +1030,52 @@ impl Plan {
                 lba += d.size / SECTOR as u32;
             }
         }
+        // The boot catalog comes before the file data.
+        if !self.b.opts.boot.images.is_empty() {
+            self.catalog_lba = lba;
+            lba += 1;
+        }
         // File data in tree order; hard links and (with --dedup) identical
         // contents share one extent.
         self.empty_lba = lba;
         let groups = self.b.link_groups(order);
-        let dups = if self.b.opts.dedup {
+        let mut dups = if self.b.opts.dedup {
             self.find_duplicates(order)?
         } else {
             HashMap::new()
         };
+        // Boot images that get patched keep extents of their own.
+        let patched: Vec<NodeId> = self
+            .b
+            .opts
+            .boot
+            .images
+            .iter()
+            .filter(|i| i.boot_info_table || i.grub2_boot_info)
+            .filter_map(|i| self.b.lookup(&i.path))
+            .collect();
+        dups.retain(|k, v| !patched.contains(k) && !patched.contains(v));
+        if let Some(c) = self.catalog_node {
+            dups.retain(|k, v| *k != c && *v != c);
+        }
         let mut data = Vec::new();
         let mut data_lba = HashMap::new();
-        for &id in order {
+        // UEFI boot images go last: their partitions then end where the
+        // padding starts, as in xorriso's layouts.
+        let efi: Vec<NodeId> = self
+            .b
+            .opts
+            .boot
+            .images
+            .iter()
+            .filter(|i| i.platform == isoforge_format::eltorito::Platform::Efi)
+            .filter_map(|i| self.b.lookup(&i.path))
+            .collect();
+        let data_order = order
+            .iter()
+            .filter(|id| !efi.contains(id))
+            .chain(order.iter().filter(|id| efi.contains(id)));
+        for &id in data_order {
             let Some(Node {
                 kind: Kind::File { size, .. },
                 ..
@@ -1018,6 +1085,10 @@ impl Plan {
             };
             let size = *size;
             if size == 0 {
+                continue;
+            }
+            if Some(id) == self.catalog_node {
+                data_lba.insert(id, self.catalog_lba);
                 continue;
             }
             let canon = groups
@@ -1090,24 +1161,23 @@ impl Plan {
         Ok(out)
     }
 
-    /// Streams a file's source in chunks, failing if its size changed.
-    pub(crate) fn read_source(
+    /// Streams the start of a file's source until `sink` returns false.
+    pub(crate) fn read_source_until(
         &self,
         id: NodeId,
-        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
-    ) -> Result<u64> {
+        sink: &mut dyn FnMut(&[u8]) -> Result<bool>,
+    ) -> Result<()> {
         use std::io::Read;
         let Some(Node {
             kind: Kind::File { src, size, .. },
             ..
         }) = self.node(id)
         else {
-            return Ok(0);
+            return Ok(());
         };
         match src {
             FileSource::Bytes(b) => {
                 sink(b)?;
-                Ok(b.len() as u64)
             }
             FileSource::Host(p) => {
                 let io = |e: std::io::Error| Error::Io {
@@ -1116,36 +1186,59 @@ impl Plan {
                 };
                 let mut f = std::fs::File::open(p).map_err(io)?;
                 let mut buf = vec![0u8; (*size).clamp(1, 1 << 20) as usize];
-                let mut done = 0u64;
                 loop {
                     let n = f.read(&mut buf).map_err(io)?;
-                    if n == 0 {
+                    if n == 0 || !sink(buf.get(..n).unwrap_or_default())? {
                         break;
                     }
-                    done += n as u64;
-                    if done > *size {
-                        return Err(Error::InvalidInput(format!(
-                            "{} grew while it was being read; no image was written",
-                            p.display()
-                        )));
-                    }
-                    sink(buf.get(..n).unwrap_or_default())?;
                 }
-                if done != *size {
-                    return Err(Error::InvalidInput(format!(
-                        "{} changed size while it was being read ({} bytes planned, {done} read); no image was written",
-                        p.display(),
-                        size
-                    )));
-                }
-                Ok(done)
             }
         }
+        Ok(())
     }
 
-    /// Size of the image in bytes.
+    /// Streams a file's source in chunks, failing if its size changed.
+    pub(crate) fn read_source(
+        &self,
+        id: NodeId,
+        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<u64> {
+        let (size, what) = match self.node(id) {
+            Some(Node {
+                kind: Kind::File { src, size, .. },
+                ..
+            }) => (
+                *size,
+                match src {
+                    FileSource::Host(p) => p.display().to_string(),
+                    FileSource::Bytes(_) => self.b.path_of(id),
+                },
+            ),
+            _ => return Ok(0),
+        };
+        let mut done = 0u64;
+        self.read_source_until(id, &mut |chunk| {
+            done += chunk.len() as u64;
+            if done > size {
+                return Err(Error::InvalidInput(format!(
+                    "{what} grew while it was being read; no image was written"
+                )));
+            }
+            sink(chunk)?;
+            Ok(true)
+        })?;
+        if done != size {
+            return Err(Error::InvalidInput(format!(
+                "{what} changed size while it was being read ({size} bytes planned, {done} read); no image was written"
+            )));
+        }
+        Ok(done)
+    }
+
+    /// Size of the image in bytes (appended partitions included).
     pub fn image_len(&self) -> u64 {
         u64::from(self.total_blocks) * SECTOR as u64
+            + self.boot.as_ref().map_or(0, BootPlan::tail_len)
     }
 
     /// Names that had to be changed to fit a name space, and other warnings.

@@ -1,0 +1,129 @@
+//! xorriso's `-report_el_torito plain -report_system_area plain`, and a
+//! field-by-field comparison of it with `isoforge info --json`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use super::{isoforge_ok, run};
+
+/// xorriso's report: key -> rows of whitespace-separated fields.
+pub fn xorriso_report(img: &Path) -> BTreeMap<String, Vec<Vec<String>>> {
+    let out = run(Command::new("xorriso").args(["-indev"]).arg(img).args([
+        "-report_el_torito",
+        "plain",
+        "-report_system_area",
+        "plain",
+    ]));
+    let mut m: BTreeMap<String, Vec<Vec<String>>> = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        m.entry(k.trim().to_string())
+            .or_default()
+            .push(v.split_whitespace().map(str::to_string).collect());
+    }
+    m
+}
+
+pub fn num(s: &str) -> u64 {
+    s.strip_prefix("0x").map_or_else(
+        || s.parse().unwrap(),
+        |h| u64::from_str_radix(h, 16).unwrap(),
+    )
+}
+
+pub fn compare(img: &Path) {
+    let x = xorriso_report(img);
+    let j: Value =
+        serde_json::from_slice(&isoforge_ok(&["info", "--json", img.to_str().unwrap()]).stdout)
+            .unwrap();
+    let ctx = img.display().to_string();
+    let et = &j["el_torito"];
+    match x.get("El Torito catalog") {
+        Some(rows) => {
+            assert_eq!(
+                et["catalog_lba"].as_u64().unwrap(),
+                num(&rows[0][0]),
+                "{ctx}"
+            );
+            if let Some(p) = x.get("El Torito cat path") {
+                assert_eq!(et["catalog_path"], p[0][0], "{ctx}");
+            }
+            let imgs = et["images"].as_array().unwrap();
+            let rows = &x["El Torito boot img"];
+            assert_eq!(imgs.len(), rows.len(), "{ctx}");
+            for (b, r) in imgs.iter().zip(rows) {
+                assert_eq!(b["platform"], r[1], "{ctx}");
+                assert_eq!(b["bootable"], r[2] == "y", "{ctx}");
+                assert_eq!(b["emulation"], r[3], "{ctx}");
+                assert_eq!(
+                    u64::from(b["load_segment"].as_u64().unwrap() as u16),
+                    num(&r[4]),
+                    "{ctx}"
+                );
+                assert_eq!(b["sector_count"].as_u64().unwrap(), num(&r[6]), "{ctx}");
+                assert_eq!(b["lba"].as_u64().unwrap(), num(&r[7]), "{ctx}");
+            }
+            for r in x.get("El Torito img path").into_iter().flatten() {
+                let n = num(&r[0]) as usize;
+                assert_eq!(imgs[n - 1]["path"], r[1], "{ctx}: path of boot image {n}");
+            }
+            for r in x.get("El Torito img opts").into_iter().flatten() {
+                let n = num(&r[0]) as usize;
+                let mut want: Vec<&str> = r[1..].iter().map(String::as_str).collect();
+                let mut got: Vec<&str> = imgs[n - 1]["opts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap())
+                    .collect();
+                want.sort();
+                got.sort();
+                assert_eq!(got, want, "{ctx}: opts of boot image {n}");
+            }
+        }
+        None => assert!(et.is_null(), "{ctx}"),
+    }
+    let sa = &j["system_area"];
+    let summary: Vec<String> = sa["summary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        summary,
+        x.get("System area summary")
+            .map(|r| r[0].clone())
+            .unwrap_or_default(),
+        "{ctx}"
+    );
+    if let Some(r) = x.get("ISO image size/512") {
+        assert_eq!(
+            sa["iso_image_size_512"].as_u64().unwrap(),
+            num(&r[0][0]),
+            "{ctx}"
+        );
+    }
+    if let Some(rows) = x.get("MBR partition") {
+        let parts = sa["mbr"]["partitions"].as_array().unwrap();
+        assert_eq!(parts.len(), rows.len(), "{ctx}");
+        for (p, r) in parts.iter().zip(rows) {
+            assert_eq!(p["ptype"].as_u64().unwrap(), num(&r[2]), "{ctx}");
+            assert_eq!(p["start"].as_u64().unwrap(), num(&r[3]), "{ctx}");
+            assert_eq!(p["blocks"].as_u64().unwrap(), num(&r[4]), "{ctx}");
+        }
+    }
+    if let Some(rows) = x.get("GPT start and size") {
+        let parts = sa["gpt"]["partitions"].as_array().unwrap();
+        assert_eq!(parts.len(), rows.len(), "{ctx}");
+        for (p, r) in parts.iter().zip(rows) {
+            assert_eq!(p["first_lba"].as_u64().unwrap(), num(&r[1]), "{ctx}");
+            assert_eq!(p["blocks"].as_u64().unwrap(), num(&r[2]), "{ctx}");
+        }
+    }
+}
