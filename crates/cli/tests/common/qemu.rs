@@ -272,8 +272,11 @@ pub fn boot(img: &Path, fw: Firmware, media: Media, marker: &str, timeout: Durat
         // Read the exit status first: a log read after QEMU ended is complete.
         let exited = qemu.0.try_wait().unwrap();
         let log = String::from_utf8_lossy(&fs::read(&serial).unwrap_or_default()).into_owned();
-        result.found = log.contains(marker);
-        result.gave_up = GAVE_UP.iter().copied().find(|g| log.contains(g));
+        // SeaBIOS's serial console moves the cursor with escape sequences
+        // in the middle of text.
+        let text = readable(&log);
+        result.found = text.contains(marker);
+        result.gave_up = GAVE_UP.iter().copied().find(|g| text.contains(g));
         result.serial = log;
         if result.found || result.gave_up.is_some() {
             break;
