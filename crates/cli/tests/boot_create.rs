@@ -187,7 +187,7 @@ fn make_esp(root: &Path, scratch: &Path) {
 
 /// A FAT image of `esp` made by mkfs.vfat and mcopy.
 fn make_fat(esp: &Path, out: &Path) {
-    run(Command::new("mkfs.vfat")
+    run(tool("mkfs.vfat")
         .args(["-i", "12345678", "-n", "ESP", "-C"])
         .arg(out)
         .arg("2048"));
@@ -207,7 +207,7 @@ fn have_boot_tools() -> bool {
         .all(|f| have_file(f))
         && ["xorriso", "grub-mkstandalone", "mkfs.vfat", "mcopy"]
             .iter()
-            .all(|t| have(t))
+            .all(|t| have_tool(t))
 }
 
 fn trees() -> Option<&'static Trees> {
@@ -783,7 +783,7 @@ struct SfdiskPart {
 
 /// `sfdisk --dump`: the label type and the partitions.
 fn sfdisk_dump(img: &Path) -> (String, Vec<SfdiskPart>) {
-    let out = run(Command::new("sfdisk").arg("--dump").arg(img));
+    let out = run(tool("sfdisk").arg("--dump").arg(img));
     let text = String::from_utf8(out.stdout).unwrap();
     let mut label = String::new();
     let mut parts = Vec::new();
@@ -823,7 +823,7 @@ struct FdiskRow {
 
 /// `fdisk -l`: the label type and the partition rows.
 fn fdisk_list(img: &Path) -> (String, Vec<FdiskRow>) {
-    let out = run(Command::new("fdisk").arg("-l").arg(img));
+    let out = run(tool("fdisk").arg("-l").arg(img));
     let text = String::from_utf8(out.stdout).unwrap();
     let dev = img.to_str().unwrap();
     let mut label = String::new();
@@ -965,7 +965,7 @@ fn check_partition_tools(img: &Path, layout: Layout) {
 /// numbers replaced by `N`. Cautions about alignment and the line that
 /// counts free sectors are left out: they depend on sizes.
 fn sgdisk_problems(img: &Path) -> (Option<i32>, Vec<String>) {
-    let out = Command::new("sgdisk").arg("-v").arg(img).output().unwrap();
+    let out = tool("sgdisk").arg("-v").arg(img).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let mut problems = Vec::new();
     for para in text.split("\n\n") {
@@ -997,7 +997,7 @@ fn sgdisk_problems(img: &Path) -> (Option<i32>, Vec<String>) {
 #[test]
 fn partitioning_tools_read_the_tables() {
     let Some(t) = trees() else { return };
-    if !have("fdisk") || !have("sfdisk") || !have("sgdisk") {
+    if !have_tool("fdisk") || !have_tool("sfdisk") || !have_tool("sgdisk") {
         return;
     }
     for layout in LAYOUTS {
@@ -1187,7 +1187,7 @@ fn efi_image_len(img: &Path) -> u64 {
 #[test]
 fn built_esp_holds_the_efi_dir() {
     let Some(t) = trees() else { return };
-    if !have("fsck.fat") {
+    if !have_tool("fsck.fat") {
         return;
     }
     let img = hybrid_image(t);
@@ -1195,11 +1195,7 @@ fn built_esp_holds_the_efi_dir() {
     let out = isoforge_ok(&["cat", img.to_str().unwrap(), "/efi.img"]);
     fs::write(&fat, &out.stdout).unwrap();
     assert_eq!(out.stdout.len() % 512, 0);
-    let fsck = Command::new("fsck.fat")
-        .arg("-n")
-        .arg(&fat)
-        .output()
-        .unwrap();
+    let fsck = tool("fsck.fat").arg("-n").arg(&fat).output().unwrap();
     let fsck_out = format!(
         "{}{}",
         String::from_utf8_lossy(&fsck.stdout),

@@ -529,3 +529,30 @@ pub fn assert_marks(path: &Path, size: u64, marks: &[(u64, &[u8])]) {
         assert_eq!(&b[..], *m, "{}: marker at {off}", path.display());
     }
 }
+
+/// PATH with the sbin directories added, where mkfs.vfat, fsck.fat, fdisk,
+/// sfdisk and sgdisk live.
+pub fn sbin_path() -> String {
+    format!(
+        "{}:/usr/sbin:/sbin",
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// A command for a tool that may live in sbin.
+pub fn tool(name: &str) -> Command {
+    let mut c = Command::new(name);
+    c.env("PATH", sbin_path());
+    c
+}
+
+/// Whether a tool is on PATH or in sbin (skip rules of [`have`]).
+pub fn have_tool(name: &str) -> bool {
+    let found = tool("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    // When missing, `have` skips or fails under ISOFORGE_REQUIRE_ORACLES.
+    found || have(name)
+}
