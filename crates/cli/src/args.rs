@@ -53,6 +53,9 @@ pub enum Command {
     Verify(commands::verify::Args),
     /// Compare two images: descriptors, boot records, partitions, files.
     Diff(commands::diff::Args),
+    /// A new image from an existing one with files added, removed or moved,
+    /// keeping its boot records and hybrid partitions working.
+    Modify(commands::modify::Args),
     /// Implant an isomd5sum-compatible MD5 into an image.
     #[command(name = "implant-md5")]
     ImplantMd5(commands::implant_md5::Args),

@@ -109,12 +109,56 @@ impl DiffReport {
 pub struct DiffOptions {
     /// The name space whose trees are compared.
     pub view: View,
+    /// Leave out what follows from where blocks lie rather than from what
+    /// the image holds: block addresses and sizes of the volume, path
+    /// tables, catalog, boot images and partitions, the catalog's bytes,
+    /// the boot information patched into boot images, and the partition
+    /// tables' sizes and checksums. Two images with the same files, boot
+    /// setup and identifiers then compare equal whatever their layout.
+    pub ignore_layout: bool,
 }
 
 impl Default for DiffOptions {
     fn default() -> Self {
-        DiffOptions { view: View::Auto }
+        DiffOptions {
+            view: View::Auto,
+            ignore_layout: false,
+        }
     }
+}
+
+/// Fields that only say where things lie.
+const LAYOUT_FIELDS: &[&str] = &[
+    "volume_space_size",
+    "path_table_size",
+    "l_path_table",
+    "m_path_table",
+    "image_size",
+    "el_torito.catalog_lba",
+    "lba",
+    "start",
+    "blocks",
+    "first_lba",
+    "last_lba",
+    "system_area.sha256",
+    "header_crc_ok",
+    "entries_crc_ok",
+];
+
+/// Whether a field name (`a.b.c`) names a layout field.
+fn is_layout(field: &str) -> bool {
+    let last = field.rsplit('.').next().unwrap_or(field);
+    LAYOUT_FIELDS.contains(&field)
+        || LAYOUT_FIELDS.contains(&last)
+        || field.ends_with(".boot_record")
+        || field.ends_with(".root_record")
+}
+
+/// The root record without its extent location (bytes 2-9).
+fn root_record_sans_extent(r: &[u8; 34]) -> String {
+    let mut c = *r;
+    c[2..10].fill(0);
+    hex(&c)
 }
 
 fn push(
@@ -198,12 +242,23 @@ fn descriptor_diff<S: ReadAt, T: ReadAt>(a: &Image<S>, b: &Image<T>, out: &mut V
                 for ((f, va), (_, vb)) in vd_fields(va).into_iter().zip(vd_fields(vb)) {
                     push(out, format!("{prefix}.{f}"), Some(va), Some(vb));
                 }
+                push(
+                    out,
+                    format!("{prefix}.root_record_fields"),
+                    Some(root_record_sans_extent(&va.root_record)),
+                    Some(root_record_sans_extent(&vb.root_record)),
+                );
             }
             _ => {
                 let boot = |d: Option<&crate::read::DescriptorEntry>| {
                     d.and_then(|d| d.boot.as_ref()).map(|b| format!("{b:?}"))
                 };
                 push(out, format!("{prefix}.boot_record"), boot(x), boot(y));
+                let ids = |d: Option<&crate::read::DescriptorEntry>| {
+                    d.and_then(|d| d.boot.as_ref())
+                        .map(|b| format!("{:?} {:?}", b.boot_system_id, b.boot_id))
+                };
+                push(out, format!("{prefix}.boot_system"), ids(x), ids(y));
             }
         }
     }
@@ -222,8 +277,40 @@ fn descriptor_diff<S: ReadAt, T: ReadAt>(a: &Image<S>, b: &Image<T>, out: &mut V
     );
 }
 
-/// Reads a boot image's bytes (bounded) and hashes them.
-fn boot_image_hash<S: ReadAt>(img: &Image<S>, lba: u32, len: u64) -> Result<String> {
+/// Byte ranges of a boot image that hold boot information patched in for
+/// its block address (boot info table, GRUB2 boot info).
+fn patched_ranges(m: &crate::read::boot::BootImage) -> Vec<(u64, u64)> {
+    let mut r = Vec::new();
+    if m.boot_info_table.is_some() {
+        r.push((8, 64));
+    }
+    if m.grub2_boot_info {
+        r.push((2548, 2556));
+    }
+    r
+}
+
+/// Zeros the parts of `chunk` (at byte `pos`) that fall in `mask`.
+fn apply_mask(pos: u64, chunk: &mut [u8], mask: &[(u64, u64)]) {
+    for &(s, e) in mask {
+        let from = s.saturating_sub(pos);
+        let to = e.saturating_sub(pos).min(chunk.len() as u64);
+        if let (Ok(f), Ok(t)) = (usize::try_from(from), usize::try_from(to)) {
+            if let Some(part) = chunk.get_mut(f..t) {
+                part.fill(0);
+            }
+        }
+    }
+}
+
+/// Reads a boot image's bytes (bounded) and hashes them, with the `mask`
+/// ranges taken as zeros.
+fn boot_image_hash<S: ReadAt>(
+    img: &Image<S>,
+    lba: u32,
+    len: u64,
+    mask: &[(u64, u64)],
+) -> Result<String> {
     let off = crate::read::block_offset(lba, img.info().block_size).unwrap_or(0);
     let len = len
         .min(img.info().image_size.saturating_sub(off))
@@ -235,6 +322,7 @@ fn boot_image_hash<S: ReadAt>(img: &Image<S>, lba: u32, len: u64) -> Result<Stri
         let n = (len - pos).min(buf.len() as u64) as usize;
         let chunk = buf.get_mut(..n).unwrap_or_default();
         img.read_at("boot image", off + pos, chunk)?;
+        apply_mask(pos, chunk, mask);
         h.update(&*chunk);
         pos += n as u64;
     }
@@ -310,9 +398,13 @@ fn boot_diff<S: ReadAt, T: ReadAt>(
         for ((f, va), (_, vb)) in fields(x).into_iter().zip(fields(y)) {
             push(out, format!("{p}.{f}"), Some(va), Some(vb));
         }
-        let ha = boot_image_hash(a, x.lba, boot_image_len(x, fa))?;
-        let hb = boot_image_hash(b, y.lba, boot_image_len(y, fb))?;
+        let ha = boot_image_hash(a, x.lba, boot_image_len(x, fa), &[])?;
+        let hb = boot_image_hash(b, y.lba, boot_image_len(y, fb), &[])?;
         push(out, format!("{p}.content_sha256"), Some(ha), Some(hb));
+        let (ma, mb) = (patched_ranges(x), patched_ranges(y));
+        let ha = boot_image_hash(a, x.lba, boot_image_len(x, fa), &ma)?;
+        let hb = boot_image_hash(b, y.lba, boot_image_len(y, fb), &mb)?;
+        push(out, format!("{p}.unpatched_sha256"), Some(ha), Some(hb));
     }
     Ok(())
 }
@@ -332,6 +424,14 @@ fn system_area_diff<S: ReadAt, T: ReadAt>(
         "system_area.sha256",
         Some(sha256_hex(&ba)),
         Some(sha256_hex(&bb)),
+    );
+    // The MBR boot code, without the boot image address at 432-439.
+    let code = |b: &[u8]| sha256_hex(b.get(..432).unwrap_or(b));
+    push(
+        out,
+        "system_area.boot_code_sha256",
+        Some(code(&ba)),
+        Some(code(&bb)),
     );
     let (sa, sb) = (read_system_area(a)?, read_system_area(b)?);
     push(
@@ -410,19 +510,67 @@ fn tree<S: ReadAt>(img: &Image<S>, view: View) -> Result<BTreeMap<String, Entry>
 
 /// SHA-256 of a file's contents, streamed.
 pub fn file_sha256<S: ReadAt>(img: &Image<S>, e: &Entry) -> Result<String> {
-    struct HashWriter(Sha256);
-    impl Write for HashWriter {
+    file_sha256_masked(img, e, &[])
+}
+
+/// SHA-256 of a file's contents with the `mask` ranges taken as zeros.
+fn file_sha256_masked<S: ReadAt>(img: &Image<S>, e: &Entry, mask: &[(u64, u64)]) -> Result<String> {
+    struct HashWriter<'m> {
+        h: Sha256,
+        pos: u64,
+        mask: &'m [(u64, u64)],
+    }
+    impl Write for HashWriter<'_> {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.update(b);
+            if self.mask.is_empty() {
+                self.h.update(b);
+            } else {
+                let mut c = b.to_vec();
+                apply_mask(self.pos, &mut c, self.mask);
+                self.h.update(&c);
+            }
+            self.pos += b.len() as u64;
             Ok(b.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
     }
-    let mut w = HashWriter(Sha256::new());
+    let mut w = HashWriter {
+        h: Sha256::new(),
+        pos: 0,
+        mask,
+    };
     img.open_file(e)?.copy_to(&mut w)?;
-    Ok(hex(&w.0.finalize()))
+    Ok(hex(&w.h.finalize()))
+}
+
+/// Byte ranges taken as zeros.
+type Masks = Vec<(u64, u64)>;
+
+/// Paths of the catalog file and the patched ranges of boot image files.
+fn boot_files<S: ReadAt>(
+    img: &Image<S>,
+    files: &BTreeMap<String, Entry>,
+) -> Result<(Option<String>, BTreeMap<String, Masks>)> {
+    let Some(et) = read_el_torito(img)? else {
+        return Ok((None, BTreeMap::new()));
+    };
+    let at = |lba: u32| {
+        files
+            .iter()
+            .find(|(_, e)| {
+                e.file_type == FileType::File && e.extents.first().map(|x| x.lba) == Some(lba)
+            })
+            .map(|(p, _)| p.clone())
+    };
+    let mut masks = BTreeMap::new();
+    for i in &et.images {
+        if let Some(p) = at(i.lba) {
+            masks.insert(p, patched_ranges(i));
+        }
+    }
+    Ok((at(et.catalog_lba), masks))
 }
 
 fn time_str(t: Option<isoforge_format::time::IsoTime>) -> String {
@@ -477,6 +625,8 @@ pub fn diff<S: ReadAt, T: ReadAt>(
     let (ta, tb) = (tree(a, opts.view)?, tree(b, opts.view)?);
     boot_diff(a, b, &ta, &tb, &mut r.boot)?;
     system_area_diff(a, b, &mut r.system_area)?;
+    let (cat_a, masks_a) = boot_files(a, &ta)?;
+    let (cat_b, masks_b) = boot_files(b, &tb)?;
     let mut to_hash: Vec<(&String, &Entry, &Entry)> = Vec::new();
     for (p, x) in &ta {
         match tb.get(p) {
@@ -490,7 +640,8 @@ pub fn diff<S: ReadAt, T: ReadAt>(
                 b: y.file_type,
             }),
             Some(y) => {
-                if x.file_type == FileType::File {
+                let catalog = cat_a.as_ref() == Some(p) && cat_b.as_ref() == Some(p);
+                if x.file_type == FileType::File && !(opts.ignore_layout && catalog) {
                     to_hash.push((p, x, y));
                 }
                 metadata_diff(p, x, y, &mut r.files);
@@ -509,7 +660,19 @@ pub fn diff<S: ReadAt, T: ReadAt>(
     let hashed: Vec<Result<Option<FileChange>>> = to_hash
         .par_iter()
         .map(|(p, x, y)| {
-            let (ha, hb) = rayon::join(|| file_sha256(a, x), || file_sha256(b, y));
+            let none = Vec::new();
+            let (mx, my) = if opts.ignore_layout {
+                (
+                    masks_a.get(*p).unwrap_or(&none),
+                    masks_b.get(*p).unwrap_or(&none),
+                )
+            } else {
+                (&none, &none)
+            };
+            let (ha, hb) = rayon::join(
+                || file_sha256_masked(a, x, mx),
+                || file_sha256_masked(b, y, my),
+            );
             let (ha, hb) = (ha?, hb?);
             Ok((ha != hb || x.size != y.size).then(|| FileChange::Content {
                 path: (*p).clone(),
@@ -526,6 +689,20 @@ pub fn diff<S: ReadAt, T: ReadAt>(
         }
     }
     r.files.sort_by(|x, y| change_path(x).cmp(change_path(y)));
+    if opts.ignore_layout {
+        for list in [&mut r.descriptors, &mut r.boot, &mut r.system_area] {
+            list.retain(|c| !is_layout(&c.field) && !c.field.ends_with(".content_sha256"));
+        }
+    } else {
+        for list in [&mut r.descriptors, &mut r.boot, &mut r.system_area] {
+            list.retain(|c| {
+                !c.field.ends_with(".root_record_fields")
+                    && !c.field.ends_with(".boot_system")
+                    && !c.field.ends_with(".unpatched_sha256")
+                    && c.field != "system_area.boot_code_sha256"
+            });
+        }
+    }
     Ok(r)
 }
 

@@ -28,6 +28,7 @@ pub mod diff;
 pub mod error;
 pub mod extract;
 mod fsutil;
+pub mod modify;
 pub mod options;
 pub mod read;
 pub mod source;

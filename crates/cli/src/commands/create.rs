@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use isoforge::write::{
     AppendedPartition, BootConfig, BootEmulation, BootImage, BootPlatform, BuildOptions, Builder,
-    RrVersion,
+    Plan, RrVersion,
 };
 
 use crate::args::Cli;
@@ -299,6 +299,18 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
         b.set_source_date_epoch(t);
     }
     let plan = b.plan()?;
+    write_image(cli, &plan, &a.output, out)?;
+    Ok(Outcome::Ok)
+}
+
+/// Prints a plan's warnings and writes it to `output` (`-` for standard
+/// output) through a temporary file renamed into place when complete.
+pub fn write_image(
+    cli: &Cli,
+    plan: &Plan,
+    output: &Path,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     if !cli.quiet {
         for w in plan.warnings() {
             eprintln!("isoforge: warning: {w}");
@@ -310,14 +322,14 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
         }
     }
     let bar = bytes_bar(plan.image_len(), cli.quiet, "writing");
-    if a.output.as_os_str() == "-" {
+    if output.as_os_str() == "-" {
         let mut w = BufWriter::with_capacity(1 << 20, out);
         plan.write_to(&mut w, &|n| bar.inc(n))?;
         w.flush()?;
         bar.finish_and_clear();
-        return Ok(Outcome::Ok);
+        return Ok(());
     }
-    let target = &a.output;
+    let target = output;
     let dir = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -341,5 +353,5 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
     tmp.persist(target)
         .with_context(|| format!("cannot rename the finished image to {}", target.display()))?;
     bar.finish_and_clear();
-    Ok(Outcome::Ok)
+    Ok(())
 }

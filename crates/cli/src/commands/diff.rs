@@ -21,6 +21,11 @@ pub struct Args {
     /// Which name space's trees to compare.
     #[arg(long, value_enum, default_value_t = ViewArg::Auto)]
     pub view: ViewArg,
+    /// Ignore where blocks lie: addresses, sizes, the boot catalog's bytes
+    /// and the boot information patched into boot images (for comparing an
+    /// image with a remastered copy).
+    #[arg(long)]
+    pub ignore_layout: bool,
 }
 
 fn short(h: &str) -> &str {
@@ -32,6 +37,7 @@ pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome>
     let (ia, ib) = (open_image(&a.a)?, open_image(&a.b)?);
     let mut opts = DiffOptions::default();
     opts.view = a.view.into();
+    opts.ignore_layout = a.ignore_layout;
     let r = diff(&ia, &ib, &opts)?;
     if a.json {
         serde_json::to_writer_pretty(

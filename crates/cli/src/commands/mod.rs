@@ -14,6 +14,7 @@ pub mod extract;
 pub mod implant_md5;
 pub mod info;
 pub mod ls;
+pub mod modify;
 pub mod verify;
 
 /// How a command that ran to completion came out.
@@ -33,6 +34,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         Command::Cat(a) => cat::run(cli, a, out),
         Command::Extract(a) => extract::run(cli, a, out),
         Command::Create(a) => create::run(cli, a, out),
+        Command::Modify(a) => modify::run(cli, a, out),
         Command::Checksum(a) => checksum::run(cli, a, out),
         Command::Verify(a) => verify::run(cli, a, out),
         Command::Diff(a) => diff::run(cli, a, out),

@@ -18,7 +18,7 @@
 )]
 
 mod dir;
-mod file;
+pub(crate) mod file;
 mod pathtable;
 mod rr;
 mod walk;

@@ -17,7 +17,7 @@ use isoforge_format::mbr::{Chs, Mbr, MbrPartition};
 use isoforge_format::SECTOR;
 use sha2::{Digest, Sha256};
 
-use super::builder::{Kind, Node, NodeId};
+use super::builder::{FileSource, ImageData, Kind, Node, NodeId};
 use super::plan::Plan;
 use crate::error::{Error, Result};
 
@@ -111,6 +111,8 @@ pub struct AppendedPartition {
     pub mbr_type: u8,
     /// Host file holding the partition's contents.
     pub path: PathBuf,
+    /// The contents in an existing image instead of a host file.
+    pub(crate) image: Option<ImageData>,
 }
 
 impl AppendedPartition {
@@ -120,6 +122,7 @@ impl AppendedPartition {
             number,
             mbr_type,
             path,
+            image: None,
         }
     }
 }
@@ -142,6 +145,23 @@ pub struct BootConfig {
     pub gpt: bool,
     /// Files appended after the volume as partitions.
     pub appended: Vec<AppendedPartition>,
+    /// Attributes of a visible catalog (default: the root's, read-only).
+    pub catalog_meta: Option<super::builder::Meta>,
+    /// Recorded ISO 9660 and Joliet identifiers of the catalog file.
+    pub(crate) catalog_ids: Option<super::builder::RecordedIds>,
+    /// MBR partition type of the partition over the ISO (default 0x17, or
+    /// 0x00 with an EFI partition or a GPT, as isohybrid and xorriso do).
+    pub mbr_iso_type: Option<u8>,
+    /// Give the first UEFI boot image an MBR partition (0xef) in an
+    /// isohybrid MBR (default true).
+    pub mbr_efi_partition: bool,
+    /// MBR disk signature (default: derived from the image's contents).
+    pub disk_signature: Option<u32>,
+    /// GPT disk GUID (default: derived from the image's contents).
+    pub gpt_disk_guid: Option<[u8; 16]>,
+    /// GPT partition GUIDs by entry number - 1 (default: derived from the
+    /// disk GUID's seed).
+    pub gpt_partition_guids: Vec<[u8; 16]>,
 }
 
 impl Default for BootConfig {
@@ -154,6 +174,13 @@ impl Default for BootConfig {
             hybrid_mbr: false,
             gpt: false,
             appended: Vec::new(),
+            catalog_meta: None,
+            catalog_ids: None,
+            mbr_iso_type: None,
+            mbr_efi_partition: true,
+            disk_signature: None,
+            gpt_disk_guid: None,
+            gpt_partition_guids: Vec::new(),
         }
     }
 }
@@ -214,7 +241,7 @@ pub(crate) enum Tail {
     /// A host file appended as a partition, padded to `blocks` 2048-byte
     /// blocks.
     File {
-        path: PathBuf,
+        src: FileSource,
         size: u64,
         blocks: u64,
     },
@@ -322,8 +349,27 @@ fn mbr_partition(status: u8, ptype: u8, start: u64, blocks: u64) -> MbrPartition
     }
 }
 
+/// Where GUIDs come from: kept ones, else derived from a seed.
+struct Guids<'a> {
+    seed: [u8; 32],
+    disk: Option<[u8; 16]>,
+    parts: &'a [[u8; 16]],
+}
+
+impl Guids<'_> {
+    fn disk(&self) -> Guid {
+        self.disk.map_or_else(|| guid(&self.seed, 0), Guid)
+    }
+    fn part(&self, n: u8) -> Guid {
+        usize::from(n)
+            .checked_sub(1)
+            .and_then(|i| self.parts.get(i))
+            .map_or_else(|| guid(&self.seed, n), |g| Guid(*g))
+    }
+}
+
 fn gpt_entry(
-    seed: &[u8; 32],
+    guids: &Guids<'_>,
     n: u8,
     ty: Guid,
     first: u64,
@@ -333,7 +379,7 @@ fn gpt_entry(
 ) -> GptEntry {
     GptEntry {
         type_guid: ty,
-        unique_guid: guid(seed, n),
+        unique_guid: guids.part(n),
         first_lba: first,
         last_lba: last,
         attributes: attr,
@@ -343,7 +389,7 @@ fn gpt_entry(
 
 /// The primary or backup GPT header and array for `entries`.
 fn gpt_header(
-    seed: &[u8; 32],
+    guids: &Guids<'_>,
     array: &[u8],
     my_lba: u64,
     alternate: u64,
@@ -361,7 +407,7 @@ fn gpt_header(
         alternate_lba: alternate,
         first_usable_lba: 2 + GPT_ARRAY_BLOCKS,
         last_usable_lba: last_usable,
-        disk_guid: guid(seed, 0),
+        disk_guid: guids.disk(),
         entries_lba,
         num_entries: GPT_ENTRIES,
         entry_size: 128,
@@ -648,6 +694,11 @@ impl Plan {
             }
         }
         let seed = self.seed(&images)?;
+        let guids = Guids {
+            seed,
+            disk: cfg.gpt_disk_guid,
+            parts: &cfg.gpt_partition_guids,
+        };
         let bios = images.iter().find(|r| r.spec.platform == Platform::X86);
         let efi: Vec<&Resolved<'_>> = images
             .iter()
@@ -706,19 +757,21 @@ impl Plan {
                     a.number
                 )));
             }
-            let size = std::fs::metadata(&a.path)
-                .map_err(|e| bad(format!("{}: {e}", a.path.display())))?
-                .len();
+            let (src, size) = match &a.image {
+                Some(d) => (FileSource::Image(d.clone()), d.len()),
+                None => (
+                    FileSource::Host(a.path.clone()),
+                    std::fs::metadata(&a.path)
+                        .map_err(|e| bad(format!("{}: {e}", a.path.display())))?
+                        .len(),
+                ),
+            };
             if size == 0 {
                 return Err(bad(format!("{} is empty", a.path.display())));
             }
             let blocks = size.div_ceil(SECTOR as u64);
             appended.push((a.number, a.mbr_type, end512, blocks * 4));
-            bp.tail.push(Tail::File {
-                path: a.path.clone(),
-                size,
-                blocks,
-            });
+            bp.tail.push(Tail::File { src, size, blocks });
             end512 += blocks * 4;
         }
         let gpt_blocks = 1 + GPT_ARRAY_BLOCKS;
@@ -740,13 +793,12 @@ impl Plan {
                 mbr_used = true;
             }
             _ if mode == MbrMode::Isohybrid || cfg.hybrid_mbr => {
-                let ty = if efi.is_empty() && !cfg.gpt {
-                    0x17
-                } else {
-                    0x00
-                };
+                let with_efi = cfg.mbr_efi_partition && !efi.is_empty();
+                let ty = cfg
+                    .mbr_iso_type
+                    .unwrap_or(if with_efi || cfg.gpt { 0x00 } else { 0x17 });
                 table[0] = mbr_partition(0x80, ty, 0, vol512);
-                if let Some(e) = efi.first() {
+                if let Some(e) = efi.first().filter(|_| cfg.mbr_efi_partition) {
                     let (start, len) = efi_part(e);
                     table[1] = mbr_partition(0, MBR_EFI, start, len);
                 }
@@ -770,7 +822,9 @@ impl Plan {
         if mbr_used {
             let mut boot_code = [0u8; 440];
             boot_code.copy_from_slice(sa.get(..440).unwrap_or(&[0; 440]));
-            let sig = u32::from_le_bytes([seed[20], seed[21], seed[22], seed[23]]) | 1;
+            let sig = cfg.disk_signature.unwrap_or_else(|| {
+                u32::from_le_bytes([seed[20], seed[21], seed[22], seed[23]]) | 1
+            });
             let mut out = Vec::with_capacity(512);
             Mbr {
                 boot_code,
@@ -854,7 +908,7 @@ impl Plan {
                 }
                 entries.push((
                     next,
-                    gpt_entry(&seed, next, ty, first, last, GPT_RO_REQUIRED, &name),
+                    gpt_entry(&guids, next, ty, first, last, GPT_RO_REQUIRED, &name),
                 ));
                 next += 1;
             }
@@ -867,7 +921,7 @@ impl Plan {
                 entries.push((
                     num,
                     gpt_entry(
-                        &seed,
+                        &guids,
                         num,
                         ty,
                         start,
@@ -886,8 +940,8 @@ impl Plan {
                     dst.copy_from_slice(&b);
                 }
             }
-            let primary = gpt_header(&seed, &array, 1, backup_header, 2, last_usable);
-            let backup = gpt_header(&seed, &array, backup_header, 1, backup_array, last_usable);
+            let primary = gpt_header(&guids, &array, 1, backup_header, 2, last_usable);
+            let backup = gpt_header(&guids, &array, backup_header, 1, backup_array, last_usable);
             if let Some(dst) = sa.get_mut(512..1024) {
                 dst.copy_from_slice(&primary);
             }

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::read::Zisofs;
+use crate::source::ReadAt;
 
 /// Index of a node in a [`Builder`].
 pub type NodeId = usize;
@@ -57,6 +59,44 @@ pub struct BuildOptions {
     pub strict_names: bool,
     /// El Torito boot entries and the hybrid layout.
     pub boot: super::boot::BootConfig,
+    /// Volume set identifier.
+    pub volume_set_id: String,
+    /// Copyright, abstract and bibliographic file identifiers.
+    pub file_ids: [String; 3],
+    /// Volume creation, modification, expiration and effective dates, as
+    /// recorded (instead of the build time).
+    pub volume_times: Option<[Option<crate::IsoTime>; 4]>,
+    /// Application use bytes of the primary descriptor (default: spaces).
+    pub application_use: Option<Vec<u8>>,
+    /// Text fields of the Joliet descriptor, when they differ from the
+    /// primary's.
+    pub joliet_text: Option<VolumeText>,
+    /// Relocate directories nested deeper than eight levels (with Rock
+    /// Ridge, at ISO levels 1-3), as ECMA-119 requires; off, they stay
+    /// where they are, as xorriso writes them by default.
+    pub relocate_deep: bool,
+}
+
+/// The text fields of a supplementary (Joliet) volume descriptor.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VolumeText {
+    /// System identifier.
+    pub system_id: String,
+    /// Volume identifier.
+    pub volume_id: String,
+    /// Volume set identifier.
+    pub volume_set_id: String,
+    /// Publisher identifier.
+    pub publisher: String,
+    /// Data preparer identifier.
+    pub preparer: String,
+    /// Application identifier.
+    pub application: String,
+    /// Copyright, abstract and bibliographic file identifiers.
+    pub file_ids: [String; 3],
+    /// Application use bytes.
+    pub application_use: Vec<u8>,
 }
 
 impl Default for BuildOptions {
@@ -76,6 +116,12 @@ impl Default for BuildOptions {
             dedup: false,
             strict_names: false,
             boot: super::boot::BootConfig::default(),
+            volume_set_id: String::new(),
+            file_ids: Default::default(),
+            volume_times: None,
+            application_use: None,
+            joliet_text: None,
+            relocate_deep: true,
         }
     }
 }
@@ -114,6 +160,85 @@ pub enum FileSource {
     Host(PathBuf),
     /// Bytes in memory.
     Bytes(Arc<[u8]>),
+    /// Bytes of an existing image, copied as they are.
+    Image(ImageData),
+}
+
+/// Runs of bytes in an existing image that make up one file's stored data.
+#[derive(Clone)]
+pub struct ImageData {
+    pub(crate) src: Arc<dyn ReadAt>,
+    /// (byte offset, length) runs, in file order.
+    pub(crate) runs: Vec<(u64, u64)>,
+}
+
+impl ImageData {
+    /// The data at `runs` ((byte offset, length) pairs) of `src`.
+    pub fn new(src: Arc<dyn ReadAt>, runs: Vec<(u64, u64)>) -> ImageData {
+        ImageData { src, runs }
+    }
+
+    /// Total length in bytes.
+    pub fn len(&self) -> u64 {
+        self.runs.iter().map(|r| r.1).sum()
+    }
+
+    /// Whether there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Streams the bytes in chunks of at most 1 MiB until `sink` returns
+    /// false.
+    pub(crate) fn stream(&self, sink: &mut dyn FnMut(&[u8]) -> Result<bool>) -> Result<()> {
+        let mut buf = vec![0u8; self.len().clamp(1, 1 << 20) as usize];
+        for &(off, len) in &self.runs {
+            let mut done = 0u64;
+            while done < len {
+                let n = (len - done).min(buf.len() as u64) as usize;
+                let chunk = buf.get_mut(..n).unwrap_or_default();
+                self.src
+                    .read_exact_at(off + done, chunk)
+                    .map_err(|e| Error::Io {
+                        source: e,
+                        offset: Some(off + done),
+                    })?;
+                if !sink(chunk)? {
+                    return Ok(());
+                }
+                done += n as u64;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for ImageData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImageData")
+            .field("runs", &self.runs)
+            .finish()
+    }
+}
+
+impl PartialEq for ImageData {
+    fn eq(&self, o: &ImageData) -> bool {
+        Arc::ptr_eq(&self.src, &o.src) && self.runs == o.runs
+    }
+}
+
+impl Eq for ImageData {}
+
+/// Recorded ISO 9660 and Joliet identifiers.
+pub(crate) type RecordedIds = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// Identifiers a node keeps from an image it was read from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct FixedIds {
+    /// ISO 9660 file identifier, as recorded.
+    pub iso: Option<Vec<u8>>,
+    /// Joliet file identifier (UCS-2BE), as recorded.
+    pub joliet: Option<Vec<u8>>,
 }
 
 /// What a node is.
@@ -122,8 +247,11 @@ pub(crate) enum Kind {
     Dir(Vec<NodeId>),
     File {
         src: FileSource,
+        /// Bytes stored (compressed bytes for zisofs files).
         size: u64,
         host_id: Option<(u64, u64)>,
+        /// zisofs parameters of data stored compressed.
+        zisofs: Option<Zisofs>,
     },
     Symlink(String),
     Device {
@@ -141,6 +269,8 @@ pub(crate) struct Node {
     pub parent: NodeId,
     pub kind: Kind,
     pub meta: Meta,
+    /// Identifiers kept from an image the node was read from.
+    pub fixed: Option<Box<FixedIds>>,
 }
 
 /// The tree of an image being built.
@@ -210,6 +340,7 @@ impl Builder {
                 atime: t,
                 ctime: t,
             },
+            fixed: None,
         };
         Builder {
             opts,
@@ -259,6 +390,203 @@ impl Builder {
         }
     }
 
+    /// Adds a file stored in an existing image, copied without being
+    /// decoded (zisofs data stays compressed, described by `zisofs`).
+    /// Files added with the same `link` key are hard links of one another.
+    pub fn add_image_file(
+        &mut self,
+        iso_path: &str,
+        data: ImageData,
+        meta: Meta,
+        zisofs: Option<Zisofs>,
+        link: Option<u64>,
+    ) -> Result<NodeId> {
+        let (dir, name) = Self::split(iso_path)?;
+        let parent = self.mkdir_p(dir)?;
+        let size = data.len();
+        self.push(
+            parent,
+            name,
+            Kind::File {
+                src: FileSource::Image(data),
+                size,
+                host_id: link.map(|l| (u64::MAX, l)),
+                zisofs,
+            },
+            meta,
+        )
+    }
+
+    /// Adds a device node.
+    pub fn add_device(
+        &mut self,
+        iso_path: &str,
+        block: bool,
+        (major, minor): (u32, u32),
+        meta: Meta,
+    ) -> Result<NodeId> {
+        let (dir, name) = Self::split(iso_path)?;
+        let parent = self.mkdir_p(dir)?;
+        self.push(
+            parent,
+            name,
+            Kind::Device {
+                block,
+                major,
+                minor,
+            },
+            meta,
+        )
+    }
+
+    /// Adds a FIFO (`socket` false) or a socket.
+    pub fn add_special(&mut self, iso_path: &str, socket: bool, meta: Meta) -> Result<NodeId> {
+        let (dir, name) = Self::split(iso_path)?;
+        let parent = self.mkdir_p(dir)?;
+        let kind = if socket { Kind::Socket } else { Kind::Fifo };
+        self.push(parent, name, kind, meta)
+    }
+
+    /// Sets the attributes of a node.
+    pub fn set_meta(&mut self, id: NodeId, meta: Meta) {
+        if let Some(n) = self.nodes.get_mut(id) {
+            n.meta = meta;
+        }
+    }
+
+    /// Keeps recorded identifiers for a node: its ISO 9660 and Joliet
+    /// names are written as given rather than derived from its name.
+    pub(crate) fn set_fixed_ids(
+        &mut self,
+        id: NodeId,
+        iso: Option<Vec<u8>>,
+        joliet: Option<Vec<u8>>,
+    ) {
+        if let Some(n) = self.nodes.get_mut(id) {
+            n.fixed = Some(Box::new(FixedIds { iso, joliet }));
+        }
+    }
+
+    /// Takes a node out of its directory (with everything below it).
+    fn detach(&mut self, id: NodeId) {
+        let Some((parent, name)) = self.nodes.get(id).map(|n| (n.parent, n.name.clone())) else {
+            return;
+        };
+        if let Some(Node {
+            kind: Kind::Dir(c), ..
+        }) = self.nodes.get_mut(parent)
+        {
+            c.retain(|&x| x != id);
+        }
+        let key = (parent, name_hash(&name));
+        if self.index.get(&key) == Some(&id) {
+            self.index.remove(&key);
+            // Another child whose name has the same hash takes the slot.
+            let other = match self.nodes.get(parent).map(|n| &n.kind) {
+                Some(Kind::Dir(c)) => c.iter().copied().find(|&x| {
+                    self.nodes
+                        .get(x)
+                        .is_some_and(|n| name_hash(&n.name) == key.1)
+                }),
+                _ => None,
+            };
+            if let Some(o) = other {
+                self.index.insert(key, o);
+            }
+        }
+    }
+
+    /// Removes the file, link or directory (recursively) at `iso_path`.
+    pub fn remove(&mut self, iso_path: &str) -> Result<()> {
+        match self.lookup(iso_path) {
+            Some(0) => Err(Error::InvalidInput("the root cannot be removed".into())),
+            Some(id) => {
+                self.detach(id);
+                Ok(())
+            }
+            None => Err(Error::InvalidInput(format!(
+                "{iso_path} is not in the image"
+            ))),
+        }
+    }
+
+    /// Moves or renames the node at `from` to `to` (whose directory is
+    /// created if missing; `to` itself must not exist).
+    pub fn rename(&mut self, from: &str, to: &str) -> Result<()> {
+        let id = match self.lookup(from) {
+            Some(0) | None => {
+                return Err(Error::InvalidInput(format!(
+                    "{from} is not in the image (or is the root)"
+                )))
+            }
+            Some(id) => id,
+        };
+        let (dir, name) = Self::split(to)?;
+        valid_name(name)?;
+        let parent = self.mkdir_p(dir)?;
+        // A directory cannot move below itself.
+        let mut up = parent;
+        while up != 0 {
+            if up == id {
+                return Err(Error::InvalidInput(format!(
+                    "{from} cannot move into itself ({to})"
+                )));
+            }
+            up = self.nodes.get(up).map_or(0, |n| n.parent);
+        }
+        if self.child(parent, name).is_some() {
+            return Err(Error::InvalidInput(format!(
+                "{to} exists already; remove it first"
+            )));
+        }
+        self.detach(id);
+        let renamed = self.nodes.get(id).is_some_and(|n| n.name != name);
+        if let Some(n) = self.nodes.get_mut(id) {
+            n.name = name.to_string();
+            n.parent = parent;
+            if renamed {
+                n.fixed = None;
+            }
+        }
+        self.index.entry((parent, name_hash(name))).or_insert(id);
+        if let Some(Node {
+            kind: Kind::Dir(c), ..
+        }) = self.nodes.get_mut(parent)
+        {
+            c.push(id);
+        }
+        Ok(())
+    }
+
+    /// Replaces the options.
+    pub fn set_options(&mut self, opts: BuildOptions) {
+        self.opts = opts;
+    }
+
+    /// Whether the tree has a node at `iso_path`.
+    pub fn lookup_path(&self, iso_path: &str) -> bool {
+        self.lookup(iso_path).is_some()
+    }
+
+    /// The image runs of the file at `iso_path`: `None` if there is no
+    /// such file, empty if its data does not come from an image.
+    pub(crate) fn image_runs(&self, iso_path: &str) -> Option<Vec<(u64, u64)>> {
+        match &self.nodes.get(self.lookup(iso_path)?)?.kind {
+            Kind::File {
+                src: FileSource::Image(d),
+                ..
+            } => Some(d.runs.clone()),
+            Kind::File { .. } => Some(Vec::new()),
+            _ => None,
+        }
+    }
+
+    /// Whether `iso_path` names a directory.
+    pub fn is_dir_path(&self, iso_path: &str) -> bool {
+        self.lookup(iso_path)
+            .is_some_and(|id| matches!(self.nodes.get(id).map(|n| &n.kind), Some(Kind::Dir(_))))
+    }
+
     /// The node at `iso_path`, if the tree has one.
     pub(crate) fn lookup(&self, iso_path: &str) -> Option<NodeId> {
         let mut cur = 0;
@@ -295,6 +623,7 @@ impl Builder {
             parent,
             kind,
             meta,
+            fixed: None,
         });
         if let Some(Node {
             kind: Kind::Dir(c), ..
@@ -343,6 +672,7 @@ impl Builder {
         let size = match &src {
             FileSource::Bytes(b) => b.len() as u64,
             FileSource::Host(p) => fs::metadata(p).map_err(|e| host_err(p, e))?.len(),
+            FileSource::Image(d) => d.len(),
         };
         let parent = self.mkdir_p(dir)?;
         self.push(
@@ -352,6 +682,7 @@ impl Builder {
                 src,
                 size,
                 host_id: None,
+                zisofs: None,
             },
             meta,
         )
@@ -411,6 +742,7 @@ impl Builder {
                 src: FileSource::Host(host.to_path_buf()),
                 size: m.len(),
                 host_id: (m.nlink() > 1).then(|| (m.dev(), m.ino())),
+                zisofs: None,
             }
         } else if ft.is_dir() {
             Kind::Dir(Vec::new())

@@ -14,6 +14,7 @@ use isoforge_format::SECTOR;
 use zerocopy::{FromZeros, IntoBytes};
 
 use super::boot::Tail;
+use super::builder::{FileSource, ImageData, VolumeText};
 use super::plan::{pack, NsTree, Plan};
 use super::rockridge::dir_time;
 use crate::error::{Error, Result};
@@ -157,16 +158,53 @@ fn text_field(s: &str, field: &mut [u8], joliet: bool) {
     }
 }
 
+/// Copies an image file's runs straight from the old image into the output file.
+fn copy_image(w: &mut Counting<'_>, img: &ImageData) -> Result<()> {
+    let Out::File(bw) = &mut w.out else {
+        return Err(Error::InvalidInput("direct copy needs a file".into()));
+    };
+    let Some(src) = img.src.as_file() else {
+        return Err(Error::InvalidInput("direct copy needs a file".into()));
+    };
+    bw.flush()?;
+    let sink = bw.get_mut();
+    for &(off, len) in &img.runs {
+        crate::fsutil::copy_range_sparse(src, off, len, sink.f, sink.pos).map_err(|e| {
+            Error::Io {
+                source: e,
+                offset: Some(off),
+            }
+        })?;
+        sink.pos += len;
+        w.pos += len;
+        (w.progress)(len);
+    }
+    Ok(())
+}
+
 impl Plan {
     fn volume_descriptor(&self, t: &NsTree, vd_type: u8, version: u8) -> Result<[u8; SECTOR]> {
         let o = &self.b.opts;
         let joliet = t.joliet;
+        let own = match &o.joliet_text {
+            Some(j) if joliet => j.clone(),
+            _ => VolumeText {
+                system_id: o.system_id.clone(),
+                volume_id: o.volume_id.clone(),
+                volume_set_id: o.volume_set_id.clone(),
+                publisher: o.publisher.clone(),
+                preparer: o.preparer.clone(),
+                application: o.application.clone(),
+                file_ids: o.file_ids.clone(),
+                application_use: o.application_use.clone().unwrap_or_default(),
+            },
+        };
         let mut raw = RawVolumeDescriptor::new_zeroed();
         raw.vd_type = vd_type;
         raw.standard_id = *STANDARD_ID;
         raw.version = version;
-        text_field(&o.system_id, &mut raw.system_id, joliet);
-        text_field(&o.volume_id, &mut raw.volume_id, joliet);
+        text_field(&own.system_id, &mut raw.system_id, joliet);
+        text_field(&own.volume_id, &mut raw.volume_id, joliet);
         raw.volume_space_size = Both32::new(self.total_blocks);
         if joliet {
             // Escape sequence for UCS-2 level 3.
@@ -202,24 +240,33 @@ impl Plan {
         .map_err(|e| Error::InvalidInput(format!("root record: {e}")))?;
         raw.root_record
             .copy_from_slice(rec.get(..34).unwrap_or(&[0; 34]));
-        text_field("", &mut raw.volume_set_id, joliet);
-        text_field(&o.publisher, &mut raw.publisher_id, joliet);
-        text_field(&o.preparer, &mut raw.preparer_id, joliet);
-        text_field(&o.application, &mut raw.application_id, joliet);
-        text_field("", &mut raw.copyright_file_id, joliet);
-        text_field("", &mut raw.abstract_file_id, joliet);
-        text_field("", &mut raw.bibliographic_file_id, joliet);
+        text_field(&own.volume_set_id, &mut raw.volume_set_id, joliet);
+        text_field(&own.publisher, &mut raw.publisher_id, joliet);
+        text_field(&own.preparer, &mut raw.preparer_id, joliet);
+        text_field(&own.application, &mut raw.application_id, joliet);
+        let [copyright, abstract_file, biblio] = &own.file_ids;
+        text_field(copyright, &mut raw.copyright_file_id, joliet);
+        text_field(abstract_file, &mut raw.abstract_file_id, joliet);
+        text_field(biblio, &mut raw.bibliographic_file_id, joliet);
         let t0 = IsoTime {
             unix: self.volume_time.secs,
             nanos: 0,
             offset_quarters: 0,
         };
-        raw.creation = IsoTime::to_dec_bytes(Some(&t0));
-        raw.modification = IsoTime::to_dec_bytes(Some(&t0));
-        raw.expiration = IsoTime::to_dec_bytes(None);
-        raw.effective = IsoTime::to_dec_bytes(Some(&t0));
+        let [c, m, x, e] = o
+            .volume_times
+            .unwrap_or([Some(t0), Some(t0), None, Some(t0)]);
+        raw.creation = IsoTime::to_dec_bytes(c.as_ref());
+        raw.modification = IsoTime::to_dec_bytes(m.as_ref());
+        raw.expiration = IsoTime::to_dec_bytes(x.as_ref());
+        raw.effective = IsoTime::to_dec_bytes(e.as_ref());
         raw.file_structure_version = version;
         raw.application_use.fill(b' ');
+        if !own.application_use.is_empty() {
+            for (d, s) in raw.application_use.iter_mut().zip(&own.application_use) {
+                *d = *s;
+            }
+        }
         let mut out = [0u8; SECTOR];
         out.copy_from_slice(raw.as_bytes());
         Ok(out)
@@ -428,16 +475,18 @@ impl Plan {
                 files += 1;
                 continue;
             }
-            let host = match self.b.nodes.get(d.node).map(|n| &n.kind) {
-                Some(super::builder::Kind::File {
-                    src: super::builder::FileSource::Host(p),
-                    ..
-                }) => Some(p.clone()),
+            let src = match self.b.nodes.get(d.node).map(|n| &n.kind) {
+                Some(super::builder::Kind::File { src, .. }) => Some(src),
                 _ => None,
             };
-            let n = match host {
-                Some(p) if d.size >= DIRECT_COPY && matches!(w.out, Out::File(_)) => {
-                    self.copy_host(&mut w, &p, d.size)?;
+            let direct = d.size >= DIRECT_COPY && matches!(w.out, Out::File(_));
+            let n = match src {
+                Some(FileSource::Host(p)) if direct => {
+                    self.copy_host(&mut w, p, d.size)?;
+                    d.size
+                }
+                Some(FileSource::Image(img)) if direct && img.src.as_file().is_some() => {
+                    copy_image(&mut w, img)?;
                     d.size
                 }
                 _ => self.read_source(d.node, &mut |chunk| w.put(chunk))?,
@@ -460,8 +509,12 @@ impl Plan {
             for t in &b.tail {
                 match t {
                     Tail::Zeros(n) => w.zeros(*n)?,
-                    Tail::File { path, size, blocks } => {
-                        self.append_file(&mut w, path, *size)?;
+                    Tail::File { src, size, blocks } => {
+                        match src {
+                            FileSource::Host(path) => self.append_file(&mut w, path, *size)?,
+                            FileSource::Image(d) => d.stream(&mut |c| w.put(c).map(|()| true))?,
+                            FileSource::Bytes(b) => w.put(b)?,
+                        }
                         w.zeros(blocks * SECTOR as u64 - size)?;
                     }
                 }

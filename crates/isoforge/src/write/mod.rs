@@ -7,12 +7,15 @@
 pub mod boot;
 pub mod builder;
 pub mod emit;
+pub mod esp;
 pub mod names;
 pub mod plan;
 pub mod rockridge;
 
 pub use boot::{AppendedPartition, BootConfig, BootEmulation, BootImage};
-pub use builder::{BuildOptions, Builder, FileSource, Meta, NodeId, RrVersion, Time};
+pub use builder::{
+    BuildOptions, Builder, FileSource, ImageData, Meta, NodeId, RrVersion, Time, VolumeText,
+};
 pub use emit::WriteSummary;
 pub use isoforge_format::eltorito::Platform as BootPlatform;
 pub use plan::Plan;

@@ -105,6 +105,38 @@ pub struct Renamed {
     pub reason: &'static str,
 }
 
+/// The name a recorded identifier stands for: ISO 9660 bytes (Latin-1 read
+/// as such) or Joliet UCS-2BE, without the `;1` version and a trailing dot.
+pub fn decode_id(id: &[u8], joliet: bool) -> String {
+    let s: String = if joliet {
+        let units: Vec<u16> = id
+            .chunks_exact(2)
+            .map(|c| {
+                u16::from_be_bytes([
+                    c.first().copied().unwrap_or(0),
+                    c.get(1).copied().unwrap_or(0),
+                ])
+            })
+            .collect();
+        char::decode_utf16(units)
+            .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect()
+    } else {
+        String::from_utf8(id.to_vec())
+            .unwrap_or_else(|_| id.iter().map(|&b| char::from(b)).collect())
+    };
+    let s = match s.rsplit_once(';') {
+        Some((base, v)) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
+            base.to_string()
+        }
+        _ => s,
+    };
+    match s.strip_suffix('.') {
+        Some(b) if !b.is_empty() => b.to_string(),
+        _ => s,
+    }
+}
+
 /// Assigns the recorded file identifiers of all children of one directory.
 ///
 /// Returns one identifier per child, in input order, as the bytes to record,

@@ -200,12 +200,16 @@ impl Builder {
                 )));
             }
             let root = self.nodes.first().map(|r| r.meta).unwrap_or_default();
-            let meta = Meta {
+            let meta = self.opts.boot.catalog_meta.unwrap_or(Meta {
                 perm: 0o444,
                 ..root
-            };
+            });
             let zeros: std::sync::Arc<[u8]> = vec![0u8; SECTOR].into();
-            Some(self.add_file(&path, FileSource::Bytes(zeros), meta)?)
+            let id = self.add_file(&path, FileSource::Bytes(zeros), meta)?;
+            if let Some((iso, joliet)) = self.opts.boot.catalog_ids.clone() {
+                self.set_fixed_ids(id, iso, joliet);
+            }
+            Some(id)
         } else {
             None
         };
@@ -389,7 +393,19 @@ impl Builder {
         matches!(self.nodes.get(id).map(|n| &n.kind), Some(Kind::Dir(_)))
     }
 
+    /// The identifier a node keeps in a name space, if it keeps one.
+    fn fixed_id(&self, id: NodeId, joliet: bool) -> Option<&[u8]> {
+        let f = self.nodes.get(id)?.fixed.as_ref()?;
+        if joliet {
+            f.joliet.as_deref()
+        } else {
+            f.iso.as_deref()
+        }
+    }
+
     /// Names one directory's children in a name space, recording renames.
+    /// Children that keep identifiers from an image get them (the first of
+    /// two equal ones); the others are named around them.
     fn name_children(
         &self,
         ns: Namespace,
@@ -397,16 +413,52 @@ impl Builder {
         dir: NodeId,
         warnings: &mut Renames,
     ) -> Vec<(NodeId, Vec<u8>)> {
-        let children: Vec<Child<'_>> = kids
+        let joliet = matches!(ns, Namespace::Joliet { .. });
+        let mut kept: HashMap<NodeId, Vec<u8>> = HashMap::new();
+        let mut seen: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
+        for &k in kids {
+            if let Some(id) = self.fixed_id(k, joliet) {
+                if seen.insert(id) {
+                    kept.insert(k, id.to_vec());
+                }
+            }
+        }
+        let free: Vec<NodeId> = kids
+            .iter()
+            .copied()
+            .filter(|k| !kept.contains_key(k))
+            .collect();
+        // Kept identifiers take part as names of their own, so that the
+        // free children's names avoid them.
+        let kept_names: Vec<(String, bool)> = kids
+            .iter()
+            .filter_map(|k| {
+                kept.get(k)
+                    .map(|id| (names::decode_id(id, joliet), self.is_dir(*k)))
+            })
+            .collect();
+        let mut children: Vec<Child<'_>> = free
             .iter()
             .map(|&k| Child {
                 name: self.nodes.get(k).map_or("", |n| n.name.as_str()),
                 is_dir: self.is_dir(k),
             })
             .collect();
+        children.extend(kept_names.iter().map(|(n, d)| Child {
+            name: n.as_str(),
+            is_dir: *d,
+        }));
         let (ids, renamed) = names::assign(ns, &children);
+        let mut out: Vec<(NodeId, Vec<u8>)> = free.iter().copied().zip(ids).collect();
+        out.extend(kept);
+        let kept_set: std::collections::HashSet<&str> =
+            kept_names.iter().map(|(n, _)| n.as_str()).collect();
+        let renamed: Vec<_> = renamed
+            .into_iter()
+            .filter(|r| !kept_set.contains(r.original.as_str()))
+            .collect();
         if renamed.is_empty() {
-            return kids.iter().copied().zip(ids).collect();
+            return out;
         }
         let base = self.path_of(dir);
         let sep = if base == "/" { "" } else { "/" };
@@ -420,7 +472,7 @@ impl Builder {
                 r.original, r.assigned, r.namespace, r.reason
             ));
         }
-        kids.iter().copied().zip(ids).collect()
+        out
     }
 
     /// Builds one name space's physical hierarchy, relocating directories
@@ -458,7 +510,7 @@ impl Builder {
             }
         }
         // Which directories must move: a plain ECMA-119 tree has 8 levels.
-        let relocate = !joliet && self.opts.level < 4;
+        let relocate = !joliet && self.opts.level < 4 && self.opts.relocate_deep;
         let mut depth: HashMap<NodeId, usize> = HashMap::new();
         depth.insert(0, 1);
         let mut moved: Vec<NodeId> = Vec::new();
@@ -501,6 +553,7 @@ impl Builder {
                                 parent: 0,
                                 kind: Kind::Dir(Vec::new()),
                                 meta,
+                                fixed: None,
                             });
                             rr_moved = Some(id);
                             depth.insert(id, 2);
@@ -679,6 +732,12 @@ impl Plan {
         if let Kind::Symlink(t) = &n.kind {
             out.extend(rr::sl(t));
             flags |= rr_flag::SL;
+        }
+        if let Kind::File {
+            zisofs: Some(z), ..
+        } = &n.kind
+        {
+            out.push(rr::zf(z));
         }
         if !v112 {
             out.insert(0, rr::rr(flags));
@@ -1044,6 +1103,27 @@ impl Plan {
         } else {
             HashMap::new()
         };
+        // Files read from one image extent keep sharing it.
+        let mut by_runs: HashMap<&[(u64, u64)], NodeId> = HashMap::new();
+        for &id in order {
+            if let Some(Node {
+                kind:
+                    Kind::File {
+                        src: FileSource::Image(d),
+                        size,
+                        ..
+                    },
+                ..
+            }) = self.b.nodes.get(id)
+            {
+                if *size > 0 {
+                    let first = *by_runs.entry(d.runs.as_slice()).or_insert(id);
+                    if first != id {
+                        dups.entry(id).or_insert(first);
+                    }
+                }
+            }
+        }
         // Boot images that get patched keep extents of their own.
         let patched: Vec<NodeId> = self
             .b
@@ -1179,6 +1259,7 @@ impl Plan {
             FileSource::Bytes(b) => {
                 sink(b)?;
             }
+            FileSource::Image(d) => d.stream(sink)?,
             FileSource::Host(p) => {
                 let io = |e: std::io::Error| Error::Io {
                     source: std::io::Error::new(e.kind(), format!("{}: {e}", p.display())),
@@ -1211,7 +1292,7 @@ impl Plan {
                 *size,
                 match src {
                     FileSource::Host(p) => p.display().to_string(),
-                    FileSource::Bytes(_) => self.b.path_of(id),
+                    FileSource::Bytes(_) | FileSource::Image(_) => self.b.path_of(id),
                 },
             ),
             _ => return Ok(0),

@@ -194,6 +194,15 @@ pub fn sl(target: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// ZF: zisofs data (`pz`), with its header size, block size and
+/// uncompressed size.
+pub fn zf(z: &crate::read::Zisofs) -> Vec<u8> {
+    let mut p = vec![b'p', b'z', (z.header_size / 4) as u8, z.log2_block_size];
+    p.extend_from_slice(&z.uncompressed_size.to_le_bytes());
+    p.extend_from_slice(&z.uncompressed_size.to_be_bytes());
+    entry(b"ZF", &p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,629 @@
+//! Changing an existing image: its tree is read into a [`Builder`] with
+//! everything the image records (names in every name space, Rock Ridge
+//! attributes, times, zisofs data as stored, El Torito entries, the system
+//! area's kind), the requested changes are applied, and a new single-session
+//! image is planned. File data is copied from the old image by extent,
+//! never decoded.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use isoforge_format::ecma119::dirrec::DirRecord;
+use isoforge_format::eltorito::Platform;
+
+use crate::error::{Error, Result};
+use crate::read::boot::read_el_torito;
+use crate::read::sysarea::read_system_area;
+use crate::read::{Entry, FileType, Image};
+use crate::source::ReadAt;
+use crate::write::{
+    AppendedPartition, BootConfig, BootEmulation, BootImage, BuildOptions, Builder, ImageData,
+    Meta, NodeId, Plan, RrVersion, Time, VolumeText,
+};
+use crate::{IsoTime, View};
+
+/// The changes to make.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ModifyOptions {
+    /// Host files or directories to add: (path in the image, host path). A
+    /// file replaces one of the same name; a directory merges.
+    pub add: Vec<(String, PathBuf)>,
+    /// Paths to remove (directories recursively).
+    pub remove: Vec<String>,
+    /// Directories to create.
+    pub mkdir: Vec<String>,
+    /// Moves: (old path, new path).
+    pub rename: Vec<(String, String)>,
+    /// New volume identifier.
+    pub volume_id: Option<String>,
+    /// New publisher identifier.
+    pub publisher: Option<String>,
+    /// New data preparer identifier.
+    pub preparer: Option<String>,
+    /// New application identifier.
+    pub application: Option<String>,
+    /// New system identifier.
+    pub system_id: Option<String>,
+    /// Go on when something of the old image cannot be kept (it is dropped,
+    /// and said so in the notes).
+    pub force: bool,
+}
+
+/// A planned modification.
+#[derive(Debug)]
+pub struct Modified {
+    /// The plan of the new image.
+    pub plan: Plan,
+    /// What could not be kept (only with `force`), and other remarks.
+    pub notes: Vec<String>,
+}
+
+fn time_of(t: Option<IsoTime>) -> Option<Time> {
+    t.map(|t| Time {
+        secs: t.unix,
+        nanos: t.nanos,
+    })
+}
+
+fn meta_of(e: &Entry) -> Meta {
+    let m = time_of(e.mtime).unwrap_or_default();
+    Meta {
+        perm: e.mode & 0o7777,
+        uid: e.uid,
+        gid: e.gid,
+        mtime: m,
+        atime: time_of(e.atime).unwrap_or(m),
+        ctime: time_of(e.ctime).unwrap_or(m),
+    }
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir == "/" {
+        format!("/{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// A file of the old tree: its path and data runs.
+type FileAt = (String, NodeId, Vec<(u64, u64)>);
+
+/// The old catalog file: path, attributes, recorded identifiers.
+type CatalogFile = (String, Meta, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// Something the new image cannot keep: an error, or a note with `force`.
+struct Losses {
+    force: bool,
+    notes: Vec<String>,
+}
+
+impl Losses {
+    fn lose(&mut self, what: String) -> Result<()> {
+        if self.force {
+            self.notes.push(format!("dropped: {what}"));
+            Ok(())
+        } else {
+            Err(Error::InvalidInput(format!(
+                "{what}; the new image cannot keep it (--force drops it)"
+            )))
+        }
+    }
+}
+
+/// The identifier recorded in the directory record at `offset`.
+fn recorded_id<S: ReadAt>(img: &Image<S>, offset: u64) -> Option<Vec<u8>> {
+    let mut len = [0u8; 1];
+    img.source().read_exact_at(offset, &mut len).ok()?;
+    let mut buf = vec![0u8; usize::from(len[0])];
+    img.source().read_exact_at(offset, &mut buf).ok()?;
+    DirRecord::parse(&buf).ok().map(|r| r.name.to_vec())
+}
+
+/// The key that pairs a file of one tree with the same file in another.
+fn data_key(e: &Entry) -> Option<(u32, u64)> {
+    let x = e.extents.first()?;
+    (e.file_type == FileType::File && x.len > 0).then_some((x.lba, e.size))
+}
+
+/// Pairs the entries of a Joliet directory with those of the main tree:
+/// files by their data, everything else by name (Joliet names may be cut
+/// short, so a unique prefix match counts).
+fn pair_joliet<'a>(main: &[Entry], joliet: &'a [Entry]) -> Vec<Option<&'a Entry>> {
+    let mut by_data: HashMap<(u32, u64), Vec<&Entry>> = HashMap::new();
+    for j in joliet {
+        if let Some(k) = data_key(j) {
+            by_data.entry(k).or_default().push(j);
+        }
+    }
+    let mut used: HashSet<u64> = HashSet::new();
+    let mut out = Vec::with_capacity(main.len());
+    for m in main {
+        let by_name = || {
+            joliet
+                .iter()
+                .find(|j| j.name == m.name && j.is_dir() == m.is_dir())
+                .or_else(|| {
+                    let mut it = joliet.iter().filter(|j| {
+                        j.is_dir() == m.is_dir()
+                            && !j.name.is_empty()
+                            && m.name.starts_with(&j.name)
+                    });
+                    match (it.next(), it.next()) {
+                        (Some(one), None) => Some(one),
+                        _ => None,
+                    }
+                })
+        };
+        let found = match data_key(m).and_then(|k| by_data.get(&k)) {
+            Some(list) => list
+                .iter()
+                .find(|j| j.name == m.name)
+                .or_else(|| list.iter().find(|j| !used.contains(&j.record_offset)))
+                .copied(),
+            None => by_name(),
+        };
+        let found = found.filter(|j| used.insert(j.record_offset));
+        out.push(found);
+    }
+    out
+}
+
+/// The bytes of a GUID printed as 32 hex digits in recorded byte order.
+fn guid_bytes(hex: &str) -> Option<[u8; 16]> {
+    let mut out = [0u8; 16];
+    if hex.len() != 32 {
+        return None;
+    }
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The emulation of a catalog entry's media type.
+fn emulation(t: u8) -> Option<BootEmulation> {
+    match t {
+        0 => Some(BootEmulation::None),
+        1..=3 => Some(BootEmulation::Floppy),
+        4 => Some(BootEmulation::HardDisk),
+        _ => None,
+    }
+}
+
+/// Reads an image into a builder, applies `opts`, and plans the new image.
+pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
+    let img = Image::open(src.clone())?;
+    let info = img.info().clone();
+    let mut losses = Losses {
+        force: opts.force,
+        notes: Vec::new(),
+    };
+    if info.has_udf() {
+        losses.lose("the image has a UDF file system, which isoforge does not write".into())?;
+    }
+    let pvd = info
+        .primary()
+        .ok_or_else(|| Error::InvalidInput("the image has no primary volume descriptor".into()))?;
+    let pick = |new: &Option<String>, old: &String| new.clone().unwrap_or_else(|| old.clone());
+    let mut b_opts = BuildOptions {
+        volume_id: pvd.volume_id.clone(),
+        publisher: pvd.publisher_id.clone(),
+        preparer: pvd.preparer_id.clone(),
+        application: pvd.application_id.clone(),
+        system_id: pvd.system_id.clone(),
+        volume_set_id: pvd.volume_set_id.clone(),
+        file_ids: [
+            pvd.copyright_file_id.clone(),
+            pvd.abstract_file_id.clone(),
+            pvd.bibliographic_file_id.clone(),
+        ],
+        volume_times: Some([
+            pvd.creation,
+            pvd.modification,
+            pvd.expiration,
+            pvd.effective,
+        ]),
+        joliet_text: info.joliet().map(|j| VolumeText {
+            system_id: pick(&opts.system_id, &j.system_id),
+            volume_id: pick(&opts.volume_id, &j.volume_id),
+            volume_set_id: j.volume_set_id.clone(),
+            publisher: pick(&opts.publisher, &j.publisher_id),
+            preparer: pick(&opts.preparer, &j.preparer_id),
+            application: pick(&opts.application, &j.application_id),
+            file_ids: [
+                j.copyright_file_id.clone(),
+                j.abstract_file_id.clone(),
+                j.bibliographic_file_id.clone(),
+            ],
+            application_use: j.application_use.clone(),
+        }),
+        ..BuildOptions::default()
+    };
+    if pvd
+        .application_use
+        .windows(13)
+        .any(|w| w == b"ISO MD5SUM = ")
+    {
+        losses.notes.push(
+            "the implanted MD5 no longer matches and is left out; implant it again with implant-md5"
+                .into(),
+        );
+    } else {
+        b_opts.application_use = Some(pvd.application_use.clone());
+    }
+    b_opts.level = if info.enhanced { 4 } else { 3 };
+    b_opts.joliet = info.joliet_level.is_some();
+    b_opts.joliet_long = true;
+    b_opts.rock_ridge = info.rock_ridge.is_some();
+    b_opts.rr_version = match info.rock_ridge.as_ref().map(|r| r.version) {
+        Some("1.12") => RrVersion::V112,
+        _ => RrVersion::V109,
+    };
+    for (field, new) in [
+        (&mut b_opts.volume_id, &opts.volume_id),
+        (&mut b_opts.publisher, &opts.publisher),
+        (&mut b_opts.preparer, &opts.preparer),
+        (&mut b_opts.application, &opts.application),
+        (&mut b_opts.system_id, &opts.system_id),
+    ] {
+        if let Some(v) = new {
+            *field = v.clone();
+        }
+    }
+    b_opts.relocate_deep = max_depth(&img)? <= 8;
+    let view = if info.rock_ridge.is_some() {
+        View::RockRidge
+    } else {
+        View::Iso9660
+    };
+    let mut b = Builder::new(b_opts.clone());
+    let et = read_el_torito(&img)?;
+    let catalog_lba = et.as_ref().map(|e| e.catalog_lba);
+    // Files by their first block, to find the boot images and catalog.
+    let mut by_lba: HashMap<u32, FileAt> = HashMap::new();
+    let mut catalog = None;
+    import_tree(
+        &img,
+        &src,
+        view,
+        &mut b,
+        catalog_lba,
+        &mut catalog,
+        &mut by_lba,
+    )?;
+    let catalog_path = catalog.as_ref().map(|c| c.0.clone());
+    // El Torito entries follow their files.
+    let mut boot = BootConfig::default();
+    let mut boot_runs: Vec<Option<Vec<(u64, u64)>>> = Vec::new();
+    if let Some(et) = &et {
+        match &catalog {
+            Some((p, meta, iso, joliet)) => {
+                boot.catalog_path = p.clone();
+                boot.catalog_meta = Some(*meta);
+                boot.catalog_ids = Some((iso.clone(), joliet.clone()));
+            }
+            None => boot.catalog_hidden = true,
+        }
+        for bi in &et.images {
+            let Some((path, _, runs)) = by_lba.get(&bi.lba) else {
+                losses.lose(format!(
+                    "boot image {} (block {}) is not a file in the tree",
+                    bi.number, bi.lba
+                ))?;
+                continue;
+            };
+            let Some(em) = emulation(bi.emulation_type) else {
+                losses.lose(format!(
+                    "boot image {} has an unknown emulation type {}",
+                    bi.number, bi.emulation_type
+                ))?;
+                continue;
+            };
+            let mut e = BootImage::new(path, Platform::from_u8(bi.platform_id));
+            e.emulation = em;
+            e.load_segment = bi.load_segment;
+            e.load_size = Some(bi.sector_count);
+            e.boot_info_table = bi.boot_info_table.is_some();
+            e.grub2_boot_info = bi.grub2_boot_info;
+            e.bootable = bi.bootable;
+            boot.images.push(e);
+            boot_runs.push(Some(runs.clone()));
+        }
+    }
+    // The system area, rebuilt for the new layout.
+    let sa = read_system_area(&img)?;
+    let volume_end = u64::from(info.volume_space_size) * 4;
+    if !sa.all_zero {
+        let mut raw = vec![0u8; 432];
+        img.source()
+            .read_exact_at(0, &mut raw)
+            .map_err(|e| Error::Io {
+                source: e,
+                offset: Some(0),
+            })?;
+        if sa.partition_offset != 0 {
+            losses.lose(format!(
+                "the partition offset of {} blocks",
+                sa.partition_offset
+            ))?;
+        }
+        if sa.apm.is_some() {
+            losses.lose("the Apple partition map".into())?;
+        }
+        if let Some(m) = &sa.mbr {
+            boot.disk_signature = Some(m.disk_signature);
+            boot.mbr_iso_type = m.partitions.first().map(|p| p.ptype);
+            boot.mbr_efi_partition = m
+                .partitions
+                .iter()
+                .any(|p| p.ptype == 0xef && u64::from(p.start) < volume_end);
+        }
+        if let Some(g) = &sa.gpt {
+            boot.gpt_disk_guid = guid_bytes(&g.disk_guid_hex);
+            let mut parts = Vec::new();
+            for p in &g.partitions {
+                let i = usize::try_from(p.number).unwrap_or(0).saturating_sub(1);
+                if let Some(gb) = guid_bytes(&p.unique_guid_hex) {
+                    if parts.len() <= i && i < 256 {
+                        parts.resize(i + 1, [0u8; 16]);
+                    }
+                    if let Some(slot) = parts.get_mut(i) {
+                        *slot = gb;
+                    }
+                }
+            }
+            boot.gpt_partition_guids = parts;
+        }
+        match &sa.mbr {
+            Some(m) if m.isohybrid || m.grub2_mbr => boot.system_area = Some(raw),
+            Some(m) if m.protective_msdos_label => {}
+            Some(_) if raw.iter().all(|&x| x == 0) => boot.hybrid_mbr = true,
+            Some(_) => losses.lose(
+                "boot code in the MBR that is neither isohybrid nor GRUB2 (it would point at old blocks)"
+                    .into(),
+            )?,
+            None => losses.lose("data in the system area that is not an MBR".into())?,
+        }
+        boot.gpt = sa.gpt.is_some();
+        // Partitions past the volume are appended partitions: copied.
+        if let Some(m) = &sa.mbr {
+            for p in &m.partitions {
+                if u64::from(p.start) >= volume_end && p.blocks > 0 && p.ptype != 0xee {
+                    let mut a = AppendedPartition::new(p.number, p.ptype, PathBuf::new());
+                    a.image = Some(ImageData::new(
+                        src.clone(),
+                        vec![(u64::from(p.start) * 512, u64::from(p.blocks) * 512)],
+                    ));
+                    boot.appended.push(a);
+                }
+            }
+        }
+        if let Some(g) = &sa.gpt {
+            for p in &g.partitions {
+                let covered = boot.appended.iter().any(|a| {
+                    a.image.as_ref().and_then(|d| d.runs.first()).map(|r| r.0)
+                        == Some(p.first_lba * 512)
+                });
+                if p.first_lba >= volume_end && !covered {
+                    let number = u8::try_from(p.number).unwrap_or(0);
+                    if !(1..=4).contains(&number) {
+                        losses.lose(format!("GPT partition {} after the volume", p.number))?;
+                        continue;
+                    }
+                    let ty = if p.type_guid_hex == "28732ac11ff8d211ba4b00a0c93ec93b" {
+                        0xef
+                    } else {
+                        0x83
+                    };
+                    let mut a = AppendedPartition::new(number, ty, PathBuf::new());
+                    a.image = Some(ImageData::new(
+                        src.clone(),
+                        vec![(p.first_lba * 512, p.blocks * 512)],
+                    ));
+                    boot.appended.push(a);
+                }
+            }
+        }
+    }
+    // The changes.
+    for p in &opts.remove {
+        b.remove(p)?;
+    }
+    for (from, to) in &opts.rename {
+        b.rename(from, to)?;
+    }
+    for d in &opts.mkdir {
+        b.mkdir_p(d)?;
+    }
+    for (iso, host) in &opts.add {
+        add_replacing(&mut b, iso, host)?;
+    }
+    // A boot image that was removed takes its entry with it; one that was
+    // replaced is used as it now is.
+    let mut kept = Vec::new();
+    for (mut e, runs) in boot.images.drain(..).zip(boot_runs) {
+        match b.image_runs(&e.path) {
+            None => {
+                losses.lose(format!(
+                    "the El Torito entry for {}, which was removed",
+                    e.path
+                ))?;
+                continue;
+            }
+            Some(now) if Some(&now) != runs.as_ref() => {
+                if e.platform != Platform::X86 {
+                    e.load_size = None;
+                }
+            }
+            Some(_) => {}
+        }
+        kept.push(e);
+    }
+    boot.images = kept;
+    if boot.images.is_empty() && catalog_path.is_some() {
+        boot.catalog_hidden = true;
+    }
+    let mut o = b.options().clone();
+    o.boot = boot;
+    b.set_options(o);
+    let plan = b.plan()?;
+    Ok(Modified {
+        plan,
+        notes: losses.notes,
+    })
+}
+
+/// The deepest directory level of the plain ISO 9660 tree (the root is 1).
+fn max_depth<S: ReadAt>(img: &Image<S>) -> Result<usize> {
+    let mut dirs = img.dirs(View::Iso9660)?;
+    let mut queue = vec![(dirs.root()?, 1usize)];
+    let mut deepest = 1;
+    while let Some((d, depth)) = queue.pop() {
+        deepest = deepest.max(depth);
+        for e in dirs.list(&d)? {
+            if e.is_dir() {
+                dirs.enter(&e)?;
+                queue.push((e, depth + 1));
+            }
+        }
+    }
+    Ok(deepest)
+}
+
+/// Copies the tree of `view` into `b`, keeping recorded identifiers.
+#[allow(clippy::too_many_arguments)]
+fn import_tree<S: ReadAt>(
+    img: &Image<S>,
+    src: &Arc<dyn ReadAt>,
+    view: View,
+    b: &mut Builder,
+    catalog_lba: Option<u32>,
+    catalog: &mut Option<CatalogFile>,
+    by_lba: &mut HashMap<u32, FileAt>,
+) -> Result<()> {
+    let mut dirs = img.dirs(view)?;
+    let root = dirs.root()?;
+    b.set_meta(0, meta_of(&root));
+    let jol = img.info().joliet_level.is_some();
+    let mut jdirs = if jol {
+        Some(img.dirs(View::Joliet)?)
+    } else {
+        None
+    };
+    let jroot = match &jdirs {
+        Some(d) => Some(d.root()?),
+        None => None,
+    };
+    let mut queue: Vec<(String, Entry, Option<Entry>)> = vec![("/".into(), root, jroot)];
+    while let Some((path, dir, jdir)) = queue.pop() {
+        let kids = dirs.list(&dir)?;
+        let jkids = match (&mut jdirs, &jdir) {
+            (Some(d), Some(jd)) => d.list(jd)?,
+            _ => Vec::new(),
+        };
+        let pairs = pair_joliet(&kids, &jkids);
+        for (e, j) in kids.iter().zip(pairs) {
+            let p = join(&path, &e.name);
+            let meta = meta_of(e);
+            let first_lba = e.extents.first().map(|x| x.lba);
+            if e.file_type == FileType::File && first_lba.is_some() && first_lba == catalog_lba {
+                // The catalog is made anew at the same path.
+                *catalog = Some((
+                    p,
+                    meta,
+                    recorded_id(img, e.record_offset),
+                    j.and_then(|j| recorded_id(img, j.record_offset)),
+                ));
+                continue;
+            }
+            let id = match e.file_type {
+                FileType::Dir => {
+                    let id = b.add_dir(&p, meta)?;
+                    dirs.enter(e)?;
+                    if let (Some(d), Some(j)) = (&mut jdirs, j) {
+                        d.enter(j)?;
+                    }
+                    queue.push((p.clone(), e.clone(), j.cloned()));
+                    id
+                }
+                FileType::File => {
+                    let runs = crate::read::file::ranges(img, e)?;
+                    let data = ImageData::new(src.clone(), runs.clone());
+                    let link = (e.nlink > 1).then_some(e.ino).flatten().map(u64::from);
+                    let id = b.add_image_file(&p, data, meta, e.zisofs, link)?;
+                    if let Some(l) = first_lba {
+                        by_lba.entry(l).or_insert((p.clone(), id, runs));
+                    }
+                    id
+                }
+                FileType::Symlink => {
+                    b.add_symlink(&p, e.target.as_deref().unwrap_or_default(), meta)?
+                }
+                FileType::Char | FileType::Block => b.add_device(
+                    &p,
+                    e.file_type == FileType::Block,
+                    e.rdev.unwrap_or_default(),
+                    meta,
+                )?,
+                FileType::Fifo | FileType::Socket => {
+                    b.add_special(&p, e.file_type == FileType::Socket, meta)?
+                }
+            };
+            let iso = recorded_id(img, e.record_offset);
+            let joliet = j.and_then(|j| recorded_id(img, j.record_offset));
+            b.set_fixed_ids(id, iso, joliet);
+        }
+    }
+    Ok(())
+}
+
+/// Adds a host file or directory at `iso`, replacing files of the same
+/// name and merging directories.
+fn add_replacing(b: &mut Builder, iso: &str, host: &Path) -> Result<()> {
+    let m = std::fs::symlink_metadata(host).map_err(|e| Error::Io {
+        source: std::io::Error::new(e.kind(), format!("{}: {e}", host.display())),
+        offset: None,
+    })?;
+    let exists = b.lookup_path(iso);
+    if m.is_dir() {
+        if exists && !b.is_dir_path(iso) {
+            return Err(Error::InvalidInput(format!(
+                "{iso} is a file in the image and {} a directory; remove it first",
+                host.display()
+            )));
+        }
+        if !exists {
+            b.add_host(iso, host)?;
+            return Ok(());
+        }
+        let mut entries: Vec<_> = std::fs::read_dir(host)
+            .map_err(|e| Error::Io {
+                source: e,
+                offset: None,
+            })?
+            .filter_map(|e| e.ok())
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+            .collect();
+        entries.sort();
+        let dir = match iso.trim_end_matches('/') {
+            "" => "/",
+            d => d,
+        };
+        for (name, p) in entries {
+            add_replacing(b, &join(dir, &name), &p)?;
+        }
+        return Ok(());
+    }
+    if exists {
+        if b.is_dir_path(iso) {
+            return Err(Error::InvalidInput(format!(
+                "{iso} is a directory in the image; remove it first to put a file there"
+            )));
+        }
+        b.remove(iso)?;
+    }
+    b.add_host(iso, host)?;
+    Ok(())
+}
