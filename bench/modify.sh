@@ -29,7 +29,7 @@ done
 tree="$BENCH_DIR/modify-tree"
 img="$BENCH_DIR/modify.iso"
 if [ ! -f "$img" ]; then
-  echo "generating $img (3 x 1 GiB files and 2,000 small ones, bootable)..."
+  echo "generating $img (2 x 1 GiB files and 2,000 small ones, bootable)..."
   rm -rf "$tree.partial"
   mkdir -p "$tree.partial/isolinux" "$tree.partial/docs"
   python3 - "$tree.partial" <<'EOF'
@@ -37,7 +37,7 @@ import os, random, sys
 root = sys.argv[1]
 rng = random.Random(3)
 chunk = bytes(rng.getrandbits(8) for _ in range(1 << 20))
-for i in range(3):
+for i in range(2):
     with open(os.path.join(root, "big%d.bin" % i), "wb") as f:
         for j in range(1024):
             f.write(chunk[j % 11:] + chunk[:j % 11])
@@ -52,23 +52,28 @@ EOF
     -b isolinux/isolinux.bin -c isolinux/boot.cat -no-emul-boot -boot-load-size 4 \
     -boot-info-table -o "$img.partial" "$tree"
   mv "$img.partial" "$img"
+  rm -rf "$tree"
 fi
 
 out="$BENCH_DIR/modify-out"
 mkdir -p "$out"
 printf 'autoinstall:\n  version: 1\n' >"$out/user-data"
 json="$BENCH_DIR/modify.json"
-rebuild="rm -rf '$out/x' && xorriso -osirrox on -indev '$img' -extract / '$out/x' 2>/dev/null \
+# Every command writes the same output file (removed before each run), so
+# the disk holds the image, one output and, for the rebuild, one extracted tree.
+new="$out/new.iso"
+rebuild="xorriso -osirrox on -indev '$img' -extract / '$out/x' 2>/dev/null \
   && chmod -R u+w '$out/x' && cp '$out/user-data' '$out/x/user-data' \
   && xorriso -as mkisofs -quiet -R -J -isohybrid-mbr /usr/lib/ISOLINUX/isohdpfx.bin \
      -b isolinux/isolinux.bin -c isolinux/boot.cat -no-emul-boot -boot-load-size 4 \
-     -boot-info-table -o '$out/rebuilt.iso' '$out/x' 2>/dev/null"
+     -boot-info-table -o '$new' '$out/x' 2>/dev/null"
 hyperfine --warmup 1 --runs "$RUNS" --export-json "$json" \
-  -n cp "cp '$img' '$out/copy.iso'" \
-  -n isoforge "'$ISOFORGE' modify -q '$img' -o '$out/isoforge.iso' --add '/user-data=$out/user-data'" \
-  -n xorriso-replay "rm -f '$out/replay.iso' && xorriso -indev '$img' -outdev '$out/replay.iso' -boot_image any replay -map '$out/user-data' /user-data -commit 2>/dev/null" \
+  --prepare "rm -rf '$new' '$out/x'" \
+  -n cp "cp '$img' '$new'" \
+  -n isoforge "'$ISOFORGE' modify -q '$img' -o '$new' --add '/user-data=$out/user-data'" \
+  -n xorriso-replay "xorriso -indev '$img' -outdev '$new' -boot_image any replay -map '$out/user-data' /user-data -commit 2>/dev/null" \
   -n extract-rebuild "$rebuild" >/dev/null
-rm -rf "$out/x"
+rm -rf "$new" "$out/x"
 
 echo
 echo "== one small file into a $(du -h "$img" | cut -f1) image"

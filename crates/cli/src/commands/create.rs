@@ -214,6 +214,7 @@ fn boot_config(a: &Args) -> anyhow::Result<BootConfig> {
         let p = a.boot_efi.as_deref().unwrap_or("/efi.img");
         cfg.images.push(BootImage::new(p, BootPlatform::Efi));
     }
+    cfg.efi_dir = a.efi_dir.clone();
     for e in &a.boot_entry {
         cfg.images.push(parse_boot_entry(e)?);
     }

@@ -157,6 +157,9 @@ pub struct BootConfig {
     pub mbr_efi_partition: bool,
     /// MBR disk signature (default: derived from the image's contents).
     pub disk_signature: Option<u32>,
+    /// A host directory to build a FAT EFI System Partition image from; the
+    /// image is stored at the path of the first UEFI entry.
+    pub efi_dir: Option<PathBuf>,
     /// GPT disk GUID (default: derived from the image's contents).
     pub gpt_disk_guid: Option<[u8; 16]>,
     /// GPT partition GUIDs by entry number - 1 (default: derived from the
@@ -181,6 +184,7 @@ impl Default for BootConfig {
             disk_signature: None,
             gpt_disk_guid: None,
             gpt_partition_guids: Vec::new(),
+            efi_dir: None,
         }
     }
 }

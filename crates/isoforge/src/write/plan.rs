@@ -190,6 +190,34 @@ impl Builder {
         }
         let volume_time = self.nodes.first().map(|r| r.meta.ctime).unwrap_or_default();
         let volume_time = epoch.map_or(volume_time, |e| Time { secs: e, nanos: 0 });
+        // An EFI System Partition image built from a host directory.
+        if let Some(dir) = self.opts.boot.efi_dir.clone() {
+            let path = self
+                .opts
+                .boot
+                .images
+                .iter()
+                .find(|i| i.platform == isoforge_format::eltorito::Platform::Efi)
+                .map(|i| i.path.clone())
+                .ok_or_else(|| {
+                    Error::InvalidInput("an EFI directory needs a UEFI boot entry to go with".into())
+                })?;
+            if self.lookup(&path).is_some() {
+                return Err(Error::InvalidInput(format!(
+                    "{path} is in the tree already; the EFI System Partition image built from {} goes there (choose another --boot-efi path)",
+                    dir.display()
+                )));
+            }
+            let root = self.nodes.first().map(|r| r.meta).unwrap_or_default();
+            let mut esp = super::esp::EspOptions::default();
+            esp.time = volume_time;
+            let bytes: std::sync::Arc<[u8]> = super::esp::build_esp(&dir, &esp)?.into();
+            let meta = Meta {
+                perm: 0o444,
+                ..root
+            };
+            self.add_file(&path, FileSource::Bytes(bytes), meta)?;
+        }
         // A visible boot catalog is a file of one block in the tree.
         let has_catalog = !self.opts.boot.images.is_empty();
         let catalog_node = if has_catalog && !self.opts.boot.catalog_hidden {
