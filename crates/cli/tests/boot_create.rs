@@ -97,9 +97,6 @@ fn fix_times(root: &Path) {
         .keys()
         .map(|p| root.join(p.trim_start_matches('/')))
         .collect();
-    // Deepest first, so setting a child's time does not touch its parent's
-    // afterwards (setting times changes no directory, but creating would).
-    paths.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     paths.push(root.to_path_buf());
     for p in paths {
         let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
