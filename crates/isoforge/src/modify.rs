@@ -343,12 +343,9 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
                 source: e,
                 offset: Some(0),
             })?;
-        if sa.partition_offset != 0 {
-            losses.lose(format!(
-                "the partition offset of {} blocks",
-                sa.partition_offset
-            ))?;
-        }
+        // A partition offset is replayed: the partition keeps its own
+        // descriptors and directories.
+        boot.partition_offset = sa.partition_offset;
         if sa.apm.is_some() {
             losses.lose("the Apple partition map".into())?;
         }

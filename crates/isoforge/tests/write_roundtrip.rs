@@ -87,20 +87,43 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
 
     #[test]
-    fn random_trees_round_trip(items in tree(), v112 in any::<bool>(), level in 1u8..=4) {
+    fn random_trees_round_trip(
+        items in tree(),
+        v112 in any::<bool>(),
+        level in 1u8..=4,
+        offset in prop_oneof![3 => Just(0u32), 1 => Just(16), 1 => Just(23)],
+    ) {
         let mut opts = BuildOptions::default();
         opts.level = level;
         opts.rr_version = if v112 { RrVersion::V112 } else { RrVersion::V109 };
         opts.source_date_epoch = Some(1_700_000_000);
+        opts.boot.partition_offset = offset;
         let (image, added) = build(&items, opts);
-        let img = Image::open(image).unwrap();
+        // With a partition offset, the partition read on its own is the same
+        // file system as the whole image.
+        if offset != 0 {
+            let part = image.get(offset as usize * 2048..).unwrap().to_vec();
+            check_tree(Image::open(part).unwrap(), &added)?;
+        }
+        check_tree(Image::open(image).unwrap(), &added)?;
+    }
+}
+
+/// Every added item is in every view of `img`, and nothing else.
+fn check_tree(
+    img: Image<Vec<u8>>,
+    added: &BTreeMap<String, (Item, Meta)>,
+) -> Result<(), TestCaseError> {
+    {
         let mut seen = BTreeMap::new();
         for e in img.walk(View::RockRidge).unwrap() {
             let e = e.unwrap();
             seen.insert(e.path.clone(), e);
         }
-        for (path, (item, m)) in &added {
-            let e = seen.get(path).unwrap_or_else(|| panic!("{path} missing; have {:?}", seen.keys().collect::<Vec<_>>()));
+        for (path, (item, m)) in added {
+            let e = seen.get(path).unwrap_or_else(|| {
+                panic!("{path} missing; have {:?}", seen.keys().collect::<Vec<_>>())
+            });
             prop_assert_eq!(e.mode & 0o7777, m.perm);
             prop_assert_eq!(e.uid, m.uid);
             prop_assert_eq!(e.mtime.unwrap().unix, m.mtime.secs);
@@ -114,27 +137,59 @@ proptest! {
                 Item::Link(t) => {
                     prop_assert_eq!(e.file_type, FileType::Symlink);
                     // Empty components and "." and ".." are normalised by SL.
-                    let norm = |s: &str| s.split('/').filter(|c| !c.is_empty()).collect::<Vec<_>>().join("/");
+                    let norm = |s: &str| {
+                        s.split('/')
+                            .filter(|c| !c.is_empty())
+                            .collect::<Vec<_>>()
+                            .join("/")
+                    };
                     prop_assert_eq!(norm(e.target.as_deref().unwrap()), norm(t));
-                    prop_assert_eq!(e.target.as_deref().unwrap().starts_with('/'), t.starts_with('/'));
+                    prop_assert_eq!(
+                        e.target.as_deref().unwrap().starts_with('/'),
+                        t.starts_with('/')
+                    );
                 }
                 Item::Dir => prop_assert_eq!(e.file_type, FileType::Dir),
             }
         }
         // Nothing extra but the parents of what was added.
         for p in seen.keys() {
-            prop_assert!(added.keys().any(|a| a == p || a.starts_with(&format!("{p}/"))), "unexpected {}", p);
+            prop_assert!(
+                added
+                    .keys()
+                    .any(|a| a == p || a.starts_with(&format!("{p}/"))),
+                "unexpected {}",
+                p
+            );
         }
         // The Joliet tree has every file too (names may be shortened).
-        let joliet_files = img.walk(View::Joliet).unwrap().filter(|e| e.as_ref().unwrap().file_type == FileType::File).count();
-        let files = added.values().filter(|(i, _)| matches!(i, Item::File(_))).count();
+        let joliet_files = img
+            .walk(View::Joliet)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_type == FileType::File)
+            .count();
+        let files = added
+            .values()
+            .filter(|(i, _)| matches!(i, Item::File(_)))
+            .count();
         prop_assert_eq!(joliet_files, files);
         // And the plain tree, through relocation, holds as many files with
         // data (it also shows relocated directories' empty placeholders).
-        let plain_files = img.walk(View::Iso9660).unwrap().filter(|e| { let e = e.as_ref().unwrap(); e.file_type == FileType::File && e.size > 0 }).count();
-        let nonempty = added.values().filter(|(i, _)| matches!(i, Item::File(d) if !d.is_empty())).count();
+        let plain_files = img
+            .walk(View::Iso9660)
+            .unwrap()
+            .filter(|e| {
+                let e = e.as_ref().unwrap();
+                e.file_type == FileType::File && e.size > 0
+            })
+            .count();
+        let nonempty = added
+            .values()
+            .filter(|(i, _)| matches!(i, Item::File(d) if !d.is_empty()))
+            .count();
         prop_assert_eq!(plain_files, nonempty);
     }
+    Ok(())
 }
 
 #[test]

@@ -110,8 +110,9 @@ pub struct Args {
     /// A GPT, with an EFI System Partition for the UEFI boot image.
     #[arg(long, help_heading = "Hybrid")]
     pub gpt: bool,
-    /// Start of the partition holding a second copy of the volume
-    /// descriptors and directories, in 2048-byte blocks (0, or 16 and more).
+    /// Start of the partition over the volume, in 2048-byte blocks (0, or 16
+    /// and more); with a non-zero offset the partition holds a second set of
+    /// volume descriptors and directories, so it reads as an image of its own.
     #[arg(long, value_name = "N", help_heading = "Hybrid")]
     pub partition_offset: Option<u32>,
     /// Append a host file after the image as MBR partition N of type TYPE
@@ -237,9 +238,10 @@ fn boot_config(a: &Args) -> anyhow::Result<BootConfig> {
         cfg.appended.push(parse_append(s)?);
     }
     if let Some(off) = a.partition_offset {
-        if off != 0 {
-            bail!("--partition-offset {off}: only 0 is supported so far");
+        if (1..16).contains(&off) {
+            bail!("--partition-offset {off}: use 0 (none) or 16 and more; the partition must start past the image's 16-block system area, which holds the MBR and GPT");
         }
+        cfg.partition_offset = off;
     }
     Ok(cfg)
 }

@@ -530,6 +530,83 @@ pub fn assert_marks(path: &Path, size: u64, marks: &[(u64, &[u8])]) {
     }
 }
 
+/// `m` without `prefix` and the paths below it.
+pub fn without(mut m: BTreeMap<String, Node>, prefix: &str) -> BTreeMap<String, Node> {
+    m.retain(|k, _| !(k == prefix || k.starts_with(&format!("{prefix}/"))));
+    m
+}
+
+/// Whether the tests run as root (extractions keep owners' bits only then).
+pub fn is_root() -> bool {
+    run(Command::new("id").arg("-u")).stdout.starts_with(b"0\n")
+}
+
+/// `isoforge ls -r --json` lists `expected` (contents aside), and
+/// `isoforge extract -p` into `out` gives it back whole.
+pub fn check_isoforge_reads(img: &Path, expected: &BTreeMap<String, Node>, out: &Path, what: &str) {
+    let img_s = img.to_str().unwrap();
+    let listed = snapshot_json(&isoforge_ok(&["ls", "-r", "--json", img_s]).stdout);
+    assert_same(
+        &format!("isoforge ls {what}"),
+        expected,
+        &listed,
+        Compare {
+            content: false,
+            ..Compare::ALL
+        },
+    );
+    isoforge_ok(&["extract", "-p", img_s, "-C", out.to_str().unwrap()]);
+    assert_same(
+        &format!("isoforge extract {what}"),
+        expected,
+        &snapshot(out),
+        Compare::ALL,
+    );
+}
+
+/// xorriso extracts `img` into `out` (a new directory) as `expected`; it also
+/// shows the relocation directory, as it does for genisoimage's images. And
+/// `-check_media` finds every block good.
+pub fn check_xorriso_reads(
+    img: &Path,
+    expected: &BTreeMap<String, Node>,
+    out: &Path,
+    c: Compare,
+    what: &str,
+) {
+    let img_s = img.to_str().unwrap();
+    fs::create_dir(out).unwrap();
+    run(Command::new("xorriso")
+        .args(["-osirrox", "on", "-indev", img_s, "-extract", "/"])
+        .arg(out));
+    let got = without(without(snapshot(out), "/rr_moved"), "/.rr_moved");
+    assert_same(&format!("xorriso -osirrox {what}"), expected, &got, c);
+    let o = run(Command::new("xorriso").args(["-indev", img_s, "-check_media", "--"]));
+    let text =
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    assert!(
+        text.contains("+ good") && !text.contains("- bad") && !text.contains("FAILURE"),
+        "{what}: check_media: {text}"
+    );
+}
+
+/// bsdtar extracts `img` into `out` (a new directory) as `expected`.
+pub fn check_bsdtar_reads(
+    img: &Path,
+    expected: &BTreeMap<String, Node>,
+    out: &Path,
+    c: Compare,
+    what: &str,
+) {
+    fs::create_dir(out).unwrap();
+    run(Command::new("bsdtar")
+        .arg("xpf")
+        .arg(img)
+        .arg("-C")
+        .arg(out));
+    assert_same(&format!("bsdtar {what}"), expected, &snapshot(out), c);
+}
+
 /// PATH with the sbin directories added, where mkfs.vfat, fsck.fat, fdisk,
 /// sfdisk and sgdisk live.
 pub fn sbin_path() -> String {

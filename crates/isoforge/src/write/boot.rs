@@ -165,6 +165,12 @@ pub struct BootConfig {
     /// GPT partition GUIDs by entry number - 1 (default: derived from the
     /// disk GUID's seed).
     pub gpt_partition_guids: Vec<[u8; 16]>,
+    /// Start of the first MBR partition in 2048-byte blocks: 0, or 16 and
+    /// more. A non-zero offset P gives the image a second set of volume
+    /// descriptors at block P + 16, with path tables and directories of its
+    /// own that count blocks from P, so that the partition is an ISO 9660
+    /// file system of its own sharing the file data (see [`super::plan`]).
+    pub partition_offset: u32,
 }
 
 impl Default for BootConfig {
@@ -185,6 +191,7 @@ impl Default for BootConfig {
             gpt_disk_guid: None,
             gpt_partition_guids: Vec::new(),
             efi_dir: None,
+            partition_offset: 0,
         }
     }
 }
@@ -197,6 +204,7 @@ impl BootConfig {
             || self.hybrid_mbr
             || self.gpt
             || !self.appended.is_empty()
+            || self.partition_offset != 0
     }
 }
 
@@ -626,6 +634,9 @@ impl Plan {
                     s.path
                 )));
             }
+            // LBAs from the image's start, also with a partition offset:
+            // firmware finds the boot image through the first set of volume
+            // descriptors, the only one with a boot record.
             let mut t = Vec::with_capacity(56);
             eltorito::BootInfoTable {
                 pvd_lba: 16,
@@ -789,11 +800,18 @@ impl Plan {
                 .push(Tail::Zeros((total512 - end512 - gpt_blocks) * 512));
         }
         let efi_part = |r: &Resolved<'_>| (u64::from(r.lba) * 4, r.size.div_ceil(512));
+        // With a partition offset, the partition over the ISO 9660 volume
+        // starts at the second set of volume descriptors' origin and runs to
+        // the volume's end; the partition is then an image of its own.
+        let part_start = u64::from(cfg.partition_offset) * 4;
         let mut table = [MbrPartition::default(); 4];
         let mut mbr_used = false;
         match mode {
+            // GRUB2's protective label: one bootable partition of type 0xcd
+            // from block 1, or from the partition offset.
             MbrMode::Grub2 => {
-                table[0] = mbr_partition(0x80, 0xcd, 1, vol512 - 1);
+                let start = part_start.max(1);
+                table[0] = mbr_partition(0x80, 0xcd, start, vol512 - start);
                 mbr_used = true;
             }
             _ if mode == MbrMode::Isohybrid || cfg.hybrid_mbr => {
@@ -801,15 +819,23 @@ impl Plan {
                 let ty = cfg
                     .mbr_iso_type
                     .unwrap_or(if with_efi || cfg.gpt { 0x00 } else { 0x17 });
-                table[0] = mbr_partition(0x80, ty, 0, vol512);
+                table[0] = mbr_partition(0x80, ty, part_start, vol512 - part_start);
                 if let Some(e) = efi.first().filter(|_| cfg.mbr_efi_partition) {
                     let (start, len) = efi_part(e);
                     table[1] = mbr_partition(0, MBR_EFI, start, len);
                 }
                 mbr_used = true;
             }
+            // A protective MBR covers the whole disk from block 1 whatever
+            // the partition offset; the GPT entries give the partition.
             _ if cfg.gpt => {
                 table[0] = mbr_partition(0, 0xee, 1, total512 - 1);
+                mbr_used = true;
+            }
+            // A partition offset alone: one partition of type 0xcd (ISO 9660,
+            // not bootable) from the offset to the volume's end.
+            _ if part_start > 0 => {
+                table[0] = mbr_partition(0, 0xcd, part_start, vol512 - part_start);
                 mbr_used = true;
             }
             _ => {}
@@ -854,10 +880,18 @@ impl Plan {
             // Entries other than the appended partitions, numbered around
             // the slots those ask for.
             let mut others: Vec<(Guid, u64, u64, String)> = Vec::new();
+            let first_usable = 2 + GPT_ARRAY_BLOCKS;
             if mode != MbrMode::None || cfg.hybrid_mbr {
+                // The ISOHybrid entry mirrors MBR partition 1: from block 0
+                // (over the GPT itself), or from the partition offset. The
+                // blocks between the GPT and an offset past it become a gap
+                // partition, so every block stays covered.
+                if part_start > first_usable {
+                    others.push((BASIC_DATA, first_usable, part_start - 1, "Gap0".into()));
+                }
                 others.push((
                     BASIC_DATA,
-                    0,
+                    part_start,
                     (vol512 - 1).min(last_usable - 1),
                     "ISOHybrid".into(),
                 ));
@@ -872,8 +906,10 @@ impl Plan {
                 }
             } else {
                 // Partitions must not overlap: the ISO data around the EFI
-                // images becomes gap partitions.
-                let first_usable = 2 + GPT_ARRAY_BLOCKS;
+                // images becomes gap partitions. They start right after the
+                // GPT, at block 64, which is where a partition offset of 16
+                // puts the partition; an offset past 16 gets no entry of its
+                // own (its MBR partition is the protective one from block 1).
                 let iso_end = vol512.min(last_usable + 1);
                 let mut spans: Vec<(u64, u64)> = efi
                     .iter()

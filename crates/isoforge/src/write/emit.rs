@@ -15,7 +15,7 @@ use zerocopy::{FromZeros, IntoBytes};
 
 use super::boot::Tail;
 use super::builder::{FileSource, ImageData, VolumeText};
-use super::plan::{pack, NsTree, Plan};
+use super::plan::{pack, NsTree, Plan, Set};
 use super::rockridge::dir_time;
 use crate::error::{Error, Result};
 
@@ -183,7 +183,15 @@ fn copy_image(w: &mut Counting<'_>, img: &ImageData) -> Result<()> {
 }
 
 impl Plan {
-    fn volume_descriptor(&self, t: &NsTree, vd_type: u8, version: u8) -> Result<[u8; SECTOR]> {
+    /// A primary or supplementary volume descriptor of `set`: its volume
+    /// ends where the image's does, counted from the set's origin.
+    fn volume_descriptor(
+        &self,
+        t: &NsTree,
+        vd_type: u8,
+        version: u8,
+        set: Set,
+    ) -> Result<[u8; SECTOR]> {
         let o = &self.b.opts;
         let joliet = t.joliet;
         let own = match &o.joliet_text {
@@ -205,7 +213,7 @@ impl Plan {
         raw.version = version;
         text_field(&own.system_id, &mut raw.system_id, joliet);
         text_field(&own.volume_id, &mut raw.volume_id, joliet);
-        raw.volume_space_size = Both32::new(self.total_blocks);
+        raw.volume_space_size = Both32::new(set.data(self.total_blocks));
         if joliet {
             // Escape sequence for UCS-2 level 3.
             raw.escape_sequences[..3].copy_from_slice(&[0x25, 0x2F, 0x45]);
@@ -214,8 +222,8 @@ impl Plan {
         raw.volume_sequence_number = Both16::new(1);
         raw.logical_block_size = Both16::new(SECTOR as u16);
         raw.path_table_size = Both32::new(t.table_size);
-        raw.l_path_table = Le32::new(t.l_table);
-        raw.m_path_table = Be32::new(t.m_table);
+        raw.l_path_table = Le32::new(set.meta(t.l_table));
+        raw.m_path_table = Be32::new(set.meta(t.m_table));
         let root = t
             .dirs
             .first()
@@ -223,7 +231,7 @@ impl Plan {
         let mut rec = Vec::with_capacity(34);
         DirRecordSpec {
             ear_len: 0,
-            extent: root.lba,
+            extent: set.meta(root.lba),
             data_len: root.size,
             recorded: dir_time(
                 self.b
@@ -272,7 +280,7 @@ impl Plan {
         Ok(out)
     }
 
-    fn path_table(&self, t: &NsTree, big_endian: bool) -> Vec<u8> {
+    fn path_table(&self, t: &NsTree, big_endian: bool, set: Set) -> Vec<u8> {
         let mut out = Vec::new();
         for (i, d) in t.dirs.iter().enumerate() {
             let name: &[u8] = if i == 0 {
@@ -282,7 +290,7 @@ impl Plan {
             };
             PathTableRecord {
                 ear_len: 0,
-                extent: d.lba,
+                extent: set.meta(d.lba),
                 parent: u16::try_from(d.parent + 1).unwrap_or(1),
                 name,
             }
@@ -291,8 +299,15 @@ impl Plan {
         out
     }
 
-    /// The continuation areas that follow ISO directory `dir`, starting at block `start`.
-    fn ce_area(&self, dir: usize, start: u32, blocks: u32) -> Vec<u8> {
+    /// The continuation areas that follow ISO directory `dir`, as `set`
+    /// records them.
+    fn ce_area(&self, dir: usize, set: Set) -> Vec<u8> {
+        let (start, blocks) = self
+            .iso
+            .dirs
+            .get(dir)
+            .map_or((0, 0), |d| (d.lba + d.size / SECTOR as u32, d.ce_blocks));
+        let start = set.meta(start);
         let mut area = vec![0u8; blocks as usize * SECTOR];
         for c in self.ce_chunks.iter().filter(|c| c.dir == dir) {
             let mut bytes = c.bytes.clone();
@@ -394,6 +409,62 @@ impl Plan {
         Ok(())
     }
 
+    /// The volume descriptors of one set, up to its terminator. Only the
+    /// first set has the El Torito boot record.
+    fn write_descriptors(&self, w: &mut Counting<'_>, set: Set) -> Result<()> {
+        w.put(&self.volume_descriptor(&self.iso, 1, 1, set)?)?;
+        if self.catalog_lba != 0 && set == Set::FIRST {
+            let mut br = [0u8; SECTOR];
+            br[1..6].copy_from_slice(STANDARD_ID);
+            br[6] = 1;
+            br[7..7 + EL_TORITO_ID.len()].copy_from_slice(EL_TORITO_ID);
+            br[0x47..0x4B].copy_from_slice(&self.catalog_lba.to_le_bytes());
+            w.put(&br)?;
+        }
+        if self.b.opts.level == 4 {
+            w.put(&self.volume_descriptor(&self.iso, 2, 2, set)?)?;
+        }
+        if let Some(j) = &self.joliet {
+            w.put(&self.volume_descriptor(j, 2, 1, set)?)?;
+        }
+        let mut term = [0u8; SECTOR];
+        term[0] = 255;
+        term[1..6].copy_from_slice(STANDARD_ID);
+        term[6] = 1;
+        w.put(&term)
+    }
+
+    /// The path tables, directories and continuation areas of one set, at
+    /// the first set's blocks moved on by the set's shift.
+    fn write_trees(&self, w: &mut Counting<'_>, set: Set) -> Result<()> {
+        let at = |lba: u32| lba + set.shift;
+        for t in std::iter::once(&self.iso).chain(self.joliet.as_ref()) {
+            w.at(at(t.l_table))?;
+            w.put(&self.path_table(t, false, set))?;
+            w.pad_to_block()?;
+            w.at(at(t.m_table))?;
+            w.put(&self.path_table(t, true, set))?;
+            w.pad_to_block()?;
+        }
+        for t in std::iter::once(&self.iso).chain(self.joliet.as_ref()) {
+            for (i, d) in t.dirs.iter().enumerate() {
+                w.at(at(d.lba))?;
+                let (records, _) = self.dir_records(t, i, set)?;
+                let bytes = pack(&records);
+                if bytes.len() != d.size as usize {
+                    return Err(Error::InvalidInput(
+                        "internal layout error: directory size changed".into(),
+                    ));
+                }
+                w.put(&bytes)?;
+                if d.ce_blocks > 0 {
+                    w.put(&self.ce_area(i, set))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn write_out<'a>(&self, out: Out<'a>, progress: &'a dyn Fn(u64)) -> Result<WriteSummary> {
         let mut w = Counting {
             out,
@@ -405,49 +476,16 @@ impl Plan {
             Some(sa) => w.put(sa)?,
             None => w.zeros(16 * SECTOR as u64)?,
         }
-        w.put(&self.volume_descriptor(&self.iso, 1, 1)?)?;
-        if self.catalog_lba != 0 {
-            let mut br = [0u8; SECTOR];
-            br[1..6].copy_from_slice(STANDARD_ID);
-            br[6] = 1;
-            br[7..7 + EL_TORITO_ID.len()].copy_from_slice(EL_TORITO_ID);
-            br[0x47..0x4B].copy_from_slice(&self.catalog_lba.to_le_bytes());
-            w.put(&br)?;
+        w.at(16)?;
+        self.write_descriptors(&mut w, Set::FIRST)?;
+        if let Some(second) = self.second {
+            w.zeros(((u64::from(second.origin) + 16) * SECTOR as u64).saturating_sub(w.pos))?;
+            w.at(second.origin + 16)?;
+            self.write_descriptors(&mut w, second)?;
         }
-        if self.b.opts.level == 4 {
-            w.put(&self.volume_descriptor(&self.iso, 2, 2)?)?;
-        }
-        if let Some(j) = &self.joliet {
-            w.put(&self.volume_descriptor(j, 2, 1)?)?;
-        }
-        let mut term = [0u8; SECTOR];
-        term[0] = 255;
-        term[1..6].copy_from_slice(STANDARD_ID);
-        term[6] = 1;
-        w.put(&term)?;
-        for t in std::iter::once(&self.iso).chain(self.joliet.as_ref()) {
-            w.at(t.l_table)?;
-            w.put(&self.path_table(t, false))?;
-            w.pad_to_block()?;
-            w.at(t.m_table)?;
-            w.put(&self.path_table(t, true))?;
-            w.pad_to_block()?;
-        }
-        for t in std::iter::once(&self.iso).chain(self.joliet.as_ref()) {
-            for (i, d) in t.dirs.iter().enumerate() {
-                w.at(d.lba)?;
-                let (records, _) = self.dir_records(t, i)?;
-                let bytes = pack(&records);
-                if bytes.len() != d.size as usize {
-                    return Err(Error::InvalidInput(
-                        "internal layout error: directory size changed".into(),
-                    ));
-                }
-                w.put(&bytes)?;
-                if d.ce_blocks > 0 {
-                    w.put(&self.ce_area(i, d.lba + d.size / SECTOR as u32, d.ce_blocks))?;
-                }
-            }
+        self.write_trees(&mut w, Set::FIRST)?;
+        if let Some(second) = self.second {
+            self.write_trees(&mut w, second)?;
         }
         if self.catalog_lba != 0 {
             w.at(self.catalog_lba)?;

@@ -80,6 +80,44 @@ pub(crate) struct Data {
     pub size: u64,
 }
 
+/// One set of volume descriptors, path tables and directories, as the LBAs
+/// it records see the image.
+///
+/// An image with a partition offset P (`-partition_offset` in xorriso) holds
+/// two sets. The first, with its volume descriptors at block 16, counts
+/// blocks from the image's start. The second, with its volume descriptors at
+/// block P + 16, counts them from block P: read from there, the partition is
+/// an ISO 9660 file system of its own. Both share the file data (which
+/// therefore lies at block P or later); the second set's path tables,
+/// directories and continuation areas are a copy of the first set's, `shift`
+/// blocks further on, that differs only in the LBAs it records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Set {
+    /// Blocks from the first set's path tables and directories to this set's.
+    pub shift: u32,
+    /// The block that this set's LBAs count from.
+    pub origin: u32,
+}
+
+impl Set {
+    /// The set every image has.
+    pub const FIRST: Set = Set {
+        shift: 0,
+        origin: 0,
+    };
+
+    /// The LBA this set records for a path table, directory or continuation
+    /// area block that the plan places at `lba` for the first set.
+    pub fn meta(self, lba: u32) -> u32 {
+        lba.saturating_add(self.shift).saturating_sub(self.origin)
+    }
+
+    /// The LBA this set records for file data (or the boot catalog) at `lba`.
+    pub fn data(self, lba: u32) -> u32 {
+        lba.saturating_sub(self.origin)
+    }
+}
+
 /// The complete layout of an image, ready to be written.
 #[derive(Debug)]
 pub struct Plan {
@@ -98,6 +136,8 @@ pub struct Plan {
     pub(crate) ce_loc: HashMap<(usize, usize, usize), (u32, u32, u32)>,
     pub(crate) ce_chunks: Vec<CeChunk>,
     pub(crate) vd_count: u32,
+    /// The second set, present with a partition offset.
+    pub(crate) second: Option<Set>,
     /// The boot catalog's node, when it is visible in the tree.
     pub(crate) catalog_node: Option<NodeId>,
     /// LBA of the boot catalog (0: no El Torito).
@@ -172,6 +212,12 @@ impl Builder {
                 self.opts.level
             )));
         }
+        let offset = self.opts.boot.partition_offset;
+        if (1..16).contains(&offset) {
+            return Err(Error::InvalidInput(format!(
+                "a partition offset of {offset} blocks is too small: use 0 (none) or 16 and more, so that the partition starts past the 16-block system area that holds the MBR and GPT"
+            )));
+        }
         let epoch = self.opts.source_date_epoch;
         if let Some(e) = epoch {
             let clamp = |t: &mut Time| {
@@ -200,7 +246,9 @@ impl Builder {
                 .find(|i| i.platform == isoforge_format::eltorito::Platform::Efi)
                 .map(|i| i.path.clone())
                 .ok_or_else(|| {
-                    Error::InvalidInput("an EFI directory needs a UEFI boot entry to go with".into())
+                    Error::InvalidInput(
+                        "an EFI directory needs a UEFI boot entry to go with".into(),
+                    )
                 })?;
             if self.lookup(&path).is_some() {
                 return Err(Error::InvalidInput(format!(
@@ -209,8 +257,10 @@ impl Builder {
                 )));
             }
             let root = self.nodes.first().map(|r| r.meta).unwrap_or_default();
-            let mut esp = super::esp::EspOptions::default();
-            esp.time = volume_time;
+            let esp = super::esp::EspOptions {
+                time: volume_time,
+                ..super::esp::EspOptions::default()
+            };
             let bytes: std::sync::Arc<[u8]> = super::esp::build_esp(&dir, &esp)?.into();
             let meta = Meta {
                 perm: 0o444,
@@ -367,6 +417,7 @@ impl Builder {
             ce_loc: HashMap::new(),
             ce_chunks: Vec::new(),
             vd_count,
+            second: None,
             catalog_node,
             catalog_lba: 0,
             boot: None,
@@ -773,20 +824,22 @@ impl Plan {
         out
     }
 
-    fn dir_lba(&self, t: &NsTree, node: NodeId) -> (u32, u32) {
+    fn dir_lba(&self, t: &NsTree, node: NodeId, set: Set) -> (u32, u32) {
         t.dir_of
             .get(&node)
             .and_then(|&i| t.dirs.get(i))
-            .map_or((0, 0), |d| (d.lba, d.size))
+            .map_or((0, 0), |d| (set.meta(d.lba), d.size))
     }
 
-    /// The records of one directory, and for each record whose system use
-    /// overflows, the entries that go to continuation areas.
+    /// The records of one directory as `set` records them, and for each
+    /// record whose system use overflows, the entries that go to
+    /// continuation areas.
     #[allow(clippy::type_complexity)]
     pub(crate) fn dir_records(
         &self,
         t: &NsTree,
         d: usize,
+        set: Set,
     ) -> Result<(Vec<Vec<u8>>, Vec<((usize, usize, usize), Vec<Vec<u8>>)>)> {
         let dir = t
             .dirs
@@ -796,7 +849,7 @@ impl Plan {
         let mut records = Vec::new();
         let mut overflow = Vec::new();
         let meta_date = |id: NodeId| self.node(id).map_or([0; 7], |n| rr::dir_time(n.meta.mtime));
-        let (self_lba, self_len) = (dir.lba, dir.size);
+        let (self_lba, self_len) = (set.meta(dir.lba), dir.size);
         let parent = t.dirs.get(dir.parent).unwrap_or(dir);
         // "." and "..".
         let mut dot_su = Vec::new();
@@ -810,7 +863,7 @@ impl Plan {
                 dot_su.push(rr::er(self.b.opts.rr_version));
             }
             if let Some(lp) = dir.logical_parent.and_then(|i| t.dirs.get(i)) {
-                dotdot_su.push(rr::link(b"PL", lp.lba));
+                dotdot_su.push(rr::link(b"PL", set.meta(lp.lba)));
             }
             dotdot_su.extend(self.rr_entries(parent.node, None));
         }
@@ -823,7 +876,7 @@ impl Plan {
             su: dot_su,
         };
         let dotdot = Rec {
-            extent: parent.lba,
+            extent: set.meta(parent.lba),
             len: parent.size,
             flags: FileFlags::DIRECTORY,
             date: meta_date(parent.node),
@@ -831,7 +884,7 @@ impl Plan {
             su: dotdot_su,
         };
         for (slot, rec) in [(0usize, dot), (1, dotdot)] {
-            records.push(self.record(rec, (d, slot, 0), &mut overflow)?);
+            records.push(self.record(rec, (d, slot, 0), &mut overflow, set)?);
         }
         for (i, s) in dir.slots.iter().enumerate() {
             let id = s.node();
@@ -845,7 +898,7 @@ impl Plan {
             let mut su = Vec::new();
             match (s, &n.kind) {
                 (Slot::Placeholder(_), _) => {
-                    let (lba, _) = self.dir_lba(t, id);
+                    let (lba, _) = self.dir_lba(t, id, set);
                     if rr_on {
                         su.push(rr::link(b"CL", lba));
                         su.extend(self.rr_entries(id, Some(&n.name)));
@@ -862,10 +915,11 @@ impl Plan {
                         },
                         (d, slot, 0),
                         &mut overflow,
+                        set,
                     )?);
                 }
                 (Slot::Moved(_), _) | (Slot::Child(_), Kind::Dir(_)) => {
-                    let (lba, len) = self.dir_lba(t, id);
+                    let (lba, len) = self.dir_lba(t, id, set);
                     if rr_on {
                         if matches!(s, Slot::Moved(_)) {
                             su.push(rr::re());
@@ -886,10 +940,11 @@ impl Plan {
                         },
                         (d, slot, 0),
                         &mut overflow,
+                        set,
                     )?);
                 }
                 (Slot::Child(_), Kind::File { size, .. }) => {
-                    let lba = self.data_lba.get(&id).copied().unwrap_or(self.empty_lba);
+                    let lba = set.data(self.data_lba.get(&id).copied().unwrap_or(self.empty_lba));
                     let sections = size.div_ceil(SECTION).max(1);
                     for sec in 0..sections {
                         let off = sec * SECTION;
@@ -914,6 +969,7 @@ impl Plan {
                             },
                             (d, slot, sec as usize),
                             &mut overflow,
+                            set,
                         )?);
                     }
                 }
@@ -925,7 +981,7 @@ impl Plan {
                     let su = self.rr_entries(id, Some(&n.name));
                     records.push(self.record(
                         Rec {
-                            extent: self.empty_lba,
+                            extent: set.data(self.empty_lba),
                             len: 0,
                             flags: 0,
                             date,
@@ -934,6 +990,7 @@ impl Plan {
                         },
                         (d, slot, 0),
                         &mut overflow,
+                        set,
                     )?);
                 }
             }
@@ -941,13 +998,14 @@ impl Plan {
         Ok((records, overflow))
     }
 
-    /// Encodes one record; system use that does not fit goes to a
-    /// continuation area (planned in `ce_loc`).
+    /// Encodes one record as `set` records it; system use that does not fit
+    /// goes to a continuation area (planned in `ce_loc`).
     fn record(
         &self,
         r: Rec<'_>,
         key: (usize, usize, usize),
         overflow: &mut Overflow,
+        set: Set,
     ) -> Result<Vec<u8>> {
         let pad = usize::from(r.name.len().is_multiple_of(2));
         let avail = 255usize.saturating_sub(33 + r.name.len() + pad);
@@ -976,7 +1034,7 @@ impl Plan {
                 .get(key.0)
                 .map_or(0, |d| d.lba + d.size / SECTOR as u32);
             isoforge_format::susp::Continuation {
-                block: base + block,
+                block: set.meta(base + block),
                 offset,
                 len,
             }
@@ -1019,7 +1077,7 @@ impl Plan {
                     Some(&self.iso)
                 };
                 let Some(t) = t else { continue };
-                let (records, overflow) = self.dir_records(t, d)?;
+                let (records, overflow) = self.dir_records(t, d, Set::FIRST)?;
                 let size = u32::try_from(pack(&records).len())
                     .map_err(|_| Error::InvalidInput("directory too large".into()))?;
                 let (mut blk, mut off) = (0u32, 0u32);
@@ -1091,6 +1149,23 @@ impl Plan {
                 .sum()
         };
         let mut lba = 16 + self.vd_count;
+        let offset = self.b.opts.boot.partition_offset;
+        if offset != 0 {
+            // The first set's descriptors must end before the second set's.
+            if lba > offset.saturating_add(16) {
+                return Err(Error::InvalidInput(format!(
+                    "a partition offset of {offset} leaves no room for the {} volume descriptors before block {}",
+                    self.vd_count,
+                    offset.saturating_add(16)
+                )));
+            }
+            lba = offset
+                .checked_add(16 + self.second_vd_count())
+                .ok_or_else(|| Error::InvalidInput("the image would exceed 8 TiB".into()))?;
+        }
+        // Path tables and directories of the first set, then (with a
+        // partition offset) the same again for the second.
+        let meta_start = lba;
         let iso_pt = pt_size(&self.iso);
         let jol_pt = self.joliet.as_ref().map(pt_size);
         let iso_pt_blocks = blocks(iso_pt.into())?;
@@ -1116,6 +1191,16 @@ impl Plan {
                 d.lba = lba;
                 lba += d.size / SECTOR as u32;
             }
+        }
+        if offset != 0 {
+            let shift = lba - meta_start;
+            self.second = Some(Set {
+                shift,
+                origin: offset,
+            });
+            lba = lba
+                .checked_add(shift)
+                .ok_or_else(|| Error::InvalidInput("the image would exceed 8 TiB".into()))?;
         }
         // The boot catalog comes before the file data.
         if !self.b.opts.boot.images.is_empty() {
@@ -1224,6 +1309,13 @@ impl Plan {
             .checked_add(PAD_BLOCKS)
             .ok_or_else(|| Error::InvalidInput("the image would exceed 8 TiB".into()))?;
         Ok(())
+    }
+
+    /// Volume descriptors of the second set: those of the first but the El
+    /// Torito boot record. Firmware finds the boot catalog through the first
+    /// set; in the partition, the catalog's absolute LBAs would be wrong.
+    pub(crate) fn second_vd_count(&self) -> u32 {
+        self.vd_count - u32::from(!self.b.opts.boot.images.is_empty())
     }
 
     /// The identifier of a directory in its physical parent.
