@@ -17,33 +17,6 @@ const ISOHDPFX: &str = "/usr/lib/ISOLINUX/isohdpfx.bin";
 const GRUB_RESCUE: &str = "/usr/lib/grub-rescue/grub-rescue-cdrom.iso";
 const BOOT_HYBRID: &str = "/usr/lib/grub/i386-pc/boot_hybrid.img";
 
-fn sbin_path() -> String {
-    format!(
-        "{}:/usr/sbin:/sbin",
-        std::env::var("PATH").unwrap_or_default()
-    )
-}
-
-/// Runs a tool that may live in sbin.
-fn tool(name: &str) -> Command {
-    let mut c = Command::new(name);
-    c.env("PATH", sbin_path());
-    c
-}
-
-fn have_tool(name: &str) -> bool {
-    let found = tool("sh")
-        .arg("-c")
-        .arg(format!("command -v {name}"))
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        // Same rules as `have`: skip, or fail under ISOFORGE_REQUIRE_ORACLES.
-        return have(name);
-    }
-    true
-}
-
 /// A FAT image of `kib` KiB made by mkfs.vfat, holding one file.
 fn fat_image(path: &Path, kib: u32) {
     run(tool("mkfs.vfat")

@@ -606,3 +606,30 @@ pub fn check_bsdtar_reads(
         .arg(out));
     assert_same(&format!("bsdtar {what}"), expected, &snapshot(out), c);
 }
+
+/// PATH with the sbin directories added, where mkfs.vfat, fsck.fat, fdisk,
+/// sfdisk and sgdisk live.
+pub fn sbin_path() -> String {
+    format!(
+        "{}:/usr/sbin:/sbin",
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// A command for a tool that may live in sbin.
+pub fn tool(name: &str) -> Command {
+    let mut c = Command::new(name);
+    c.env("PATH", sbin_path());
+    c
+}
+
+/// Whether a tool is on PATH or in sbin (skip rules of [`have`]).
+pub fn have_tool(name: &str) -> bool {
+    let found = tool("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    // When missing, `have` skips or fails under ISOFORGE_REQUIRE_ORACLES.
+    found || have(name)
+}
