@@ -476,3 +476,77 @@ fn reproducible_hybrid_images_are_identical() {
         "disk GUID"
     );
 }
+
+#[test]
+fn apple_partition_map_as_xorriso_writes_it() {
+    if !have("xorriso") || !have_file(ISOLINUX) || !have_file(ISOHDPFX) || !have_tool("mkfs.vfat") {
+        return;
+    }
+    let t = tempdir();
+    let src = boot_tree(t.path());
+    let img = t.path().join("apm.iso");
+    create(&[
+        "-o",
+        img.to_str().unwrap(),
+        "--boot-bios",
+        "/isolinux/isolinux.bin",
+        "--boot-info-table",
+        "--boot-efi",
+        "/boot/grub/efi.img",
+        "--system-area",
+        ISOHDPFX,
+        "--gpt",
+        "--apm",
+        src.to_str().unwrap(),
+    ]);
+    compare(&img);
+    let x = xorriso_report(&img);
+    assert_eq!(
+        x["System area summary"][0],
+        ["MBR", "isohybrid", "cyl-align-on", "GPT", "APM"]
+    );
+    assert_eq!(x["APM block size"][0], ["2048"]);
+    assert_eq!(x["APM partition name"][0][1..], ["EFI"]);
+    assert_eq!(x["APM partition type"][0][1..], ["Apple_HFS"]);
+    assert_eq!(x["APM partition path"][0][1], "/boot/grub/efi.img");
+    // The GPT entry array moves past the map, as in xorriso's images.
+    assert_eq!(x["GPT entry array"][0][..2], ["12", "208"]);
+    let efi_lba = &x["El Torito boot img"][1][7];
+    assert_eq!(&x["APM start and size"][0][1], efi_lba);
+}
+
+#[test]
+fn hybrid_mbr_without_boot_code() {
+    if !have("xorriso") || !have_tool("mkfs.vfat") || !have_tool("sfdisk") || !have_tool("mtype") {
+        return;
+    }
+    let t = tempdir();
+    let src = boot_tree(t.path());
+    let img = t.path().join("h.iso");
+    create(&[
+        "-o",
+        img.to_str().unwrap(),
+        "--boot-efi",
+        "/boot/grub/efi.img",
+        "--hybrid-mbr",
+        src.to_str().unwrap(),
+    ]);
+    compare(&img);
+    let raw = fs::read(&img).unwrap();
+    assert!(raw[..440].iter().all(|&b| b == 0), "no boot code");
+    let dump = run(tool("sfdisk").arg("--dump").arg(&img));
+    let dump = String::from_utf8_lossy(&dump.stdout);
+    assert!(dump.contains("label: dos"), "{dump}");
+    assert!(dump.contains("type=ef"), "{dump}");
+    let x = xorriso_report(&img);
+    let efi_start = x["MBR partition"][1][3].parse::<u64>().unwrap();
+    assert_eq!(
+        x["MBR partition"][0][3], "0",
+        "partition 1 covers the image"
+    );
+    let out = run(tool("mtype")
+        .arg("-i")
+        .arg(format!("{}@@{}", img.display(), efi_start * 512))
+        .arg("::/hello.txt"));
+    assert_eq!(out.stdout, b"inside the FAT\n");
+}

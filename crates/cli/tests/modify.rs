@@ -224,7 +224,7 @@ fn fat_image(path: &Path) {
 }
 
 /// An image like Debian's installer media, made by xorriso.
-fn debian_like(dir: &Path) -> std::path::PathBuf {
+fn debian_like(dir: &Path, apm: bool) -> std::path::PathBuf {
     let src = dir.join("src");
     fs::create_dir_all(src.join("isolinux")).unwrap();
     fs::create_dir_all(src.join("boot/grub")).unwrap();
@@ -260,7 +260,13 @@ fn debian_like(dir: &Path) -> std::path::PathBuf {
             "boot/grub/efi.img",
             "-no-emul-boot",
         ])
-        .args(["-isohybrid-gpt-basdat", "-o"])
+        .args(["-isohybrid-gpt-basdat"])
+        .args(if apm {
+            &["-isohybrid-apm-hfsplus"][..]
+        } else {
+            &[][..]
+        })
+        .arg("-o")
         .arg(&img)
         .arg(&src));
     img
@@ -272,7 +278,7 @@ fn remaster_debian_like_image() {
         return;
     }
     let t = tempdir();
-    let img = debian_like(t.path());
+    let img = debian_like(t.path(), false);
     remaster_and_check(
         &img,
         "/md5sum.txt",
@@ -286,7 +292,7 @@ fn moves_directories_labels_and_replaced_boot_images() {
         return;
     }
     let t = tempdir();
-    let img = debian_like(t.path());
+    let img = debian_like(t.path(), false);
     let extra = t.path().join("extra");
     fs::create_dir_all(extra.join("sub")).unwrap();
     fs::write(extra.join("sub/one.txt"), b"one\n").unwrap();
@@ -439,26 +445,22 @@ fn what_cannot_be_kept_is_refused_without_force() {
     let t = tempdir();
     let src = t.path().join("src");
     fs::create_dir_all(src.join("isolinux")).unwrap();
-    fs::create_dir_all(src.join("boot/grub")).unwrap();
     fs::copy(ISOLINUX, src.join("isolinux/isolinux.bin")).unwrap();
-    fat_image(&src.join("boot/grub/efi.img"));
-    let img = t.path().join("apm.iso");
+    let efi = t.path().join("efi.img");
+    fat_image(&efi);
+    // The UEFI boot image is an appended partition, not a file of the tree.
+    let img = t.path().join("appended.iso");
     run(Command::new("xorriso")
         .args(["-as", "mkisofs", "-quiet", "-r", "-isohybrid-mbr", ISOHDPFX])
-        .args([
-            "-b",
-            "isolinux/isolinux.bin",
-            "-no-emul-boot",
-            "-boot-load-size",
-            "4",
-        ])
+        .args(["-b", "isolinux/isolinux.bin", "-no-emul-boot"])
+        .args(["-boot-load-size", "4", "-append_partition", "2", "0xef"])
+        .arg(&efi)
         .args([
             "-eltorito-alt-boot",
             "-e",
-            "boot/grub/efi.img",
-            "-no-emul-boot",
+            "--interval:appended_partition_2:all::",
         ])
-        .args(["-isohybrid-gpt-basdat", "-isohybrid-apm-hfsplus", "-o"])
+        .args(["-no-emul-boot", "-o"])
         .arg(&img)
         .arg(&src));
     let out = t.path().join("out.iso");
@@ -466,7 +468,7 @@ fn what_cannot_be_kept_is_refused_without_force() {
     assert_eq!(r.status.code(), Some(2));
     let err = String::from_utf8_lossy(&r.stderr);
     assert!(
-        err.contains("Apple partition map") && err.contains("--force"),
+        err.contains("is not a file in the tree") && err.contains("--force"),
         "{err}"
     );
     assert!(!out.exists());
@@ -477,8 +479,33 @@ fn what_cannot_be_kept_is_refused_without_force() {
         out.to_str().unwrap(),
         "--force",
     ]);
-    assert!(String::from_utf8_lossy(&r.stderr).contains("dropped: the Apple partition map"));
-    assert!(out.exists());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("dropped: boot image 2"), "{err}");
+    // The appended partition itself is carried over.
+    let x = xorriso_report_text(&out);
+    assert!(x.contains("0xef"), "{x}");
+}
+
+#[test]
+fn remaster_debian_like_image_with_apple_partition_map() {
+    if !have("xorriso") || !have_file(ISOLINUX) || !have_file(ISOHDPFX) || !have("mkfs.vfat") {
+        return;
+    }
+    let t = tempdir();
+    let img = debian_like(t.path(), true);
+    assert!(boot_setup(&img)
+        .iter()
+        .any(|l| l.starts_with("APM partition type")));
+    remaster_and_check(
+        &img,
+        "/md5sum.txt",
+        &["/isolinux/boot.cat", "/isolinux/isolinux.bin"],
+    );
+}
+
+/// xorriso's boot report as text.
+fn xorriso_report_text(img: &Path) -> String {
+    boot_setup(img).join("\n")
 }
 
 #[test]

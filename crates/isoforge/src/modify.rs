@@ -346,8 +346,19 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
         // A partition offset is replayed: the partition keeps its own
         // descriptors and directories.
         boot.partition_offset = sa.partition_offset;
-        if sa.apm.is_some() {
-            losses.lose("the Apple partition map".into())?;
+        if let Some(apm) = &sa.apm {
+            // The map xorriso's -isohybrid-apm-hfsplus writes (the map and
+            // an HFS entry per UEFI boot image) is rebuilt; others are not.
+            let known = apm.partitions.iter().all(|p| {
+                (p.ptype == "Apple_partition_map")
+                    || (p.ptype == "Apple_HFS" && p.name == "EFI")
+                    || p.ptype == "Apple_Free"
+            });
+            if known && apm.block_size == 2048 {
+                boot.apm = true;
+            } else {
+                losses.lose("the Apple partition map".into())?;
+            }
         }
         if let Some(m) = &sa.mbr {
             boot.disk_signature = Some(m.disk_signature);

@@ -29,11 +29,10 @@ const HEADS: u8 = 64;
 const SECTORS: u8 = 32;
 /// 512-byte blocks per cylinder.
 const CYLINDER: u64 = HEADS as u64 * SECTORS as u64;
-/// GPT partition entries, as xorriso writes them: the array fills 512-byte
-/// blocks 2 to 63, so the first usable block is 64.
-const GPT_ENTRIES: u32 = 248;
-/// 512-byte blocks of the GPT entry array.
-const GPT_ARRAY_BLOCKS: u64 = GPT_ENTRIES as u64 * 128 / 512;
+/// The GPT entry array ends, as xorriso writes it, where 512-byte block 64,
+/// the first usable block, begins; it starts at block 2, or after an Apple
+/// partition map.
+const GPT_FIRST_USABLE: u64 = 64;
 /// GPT attributes of partitions over ISO data: read-only (bit 60) and
 /// required by the platform (bit 0).
 const GPT_RO_REQUIRED: u64 = 0x1000_0000_0000_0001;
@@ -143,6 +142,9 @@ pub struct BootConfig {
     pub hybrid_mbr: bool,
     /// Write a GPT.
     pub gpt: bool,
+    /// Write an Apple partition map with an HFS entry for each UEFI boot
+    /// image, as xorriso's `-isohybrid-apm-hfsplus` does.
+    pub apm: bool,
     /// Files appended after the volume as partitions.
     pub appended: Vec<AppendedPartition>,
     /// Attributes of a visible catalog (default: the root's, read-only).
@@ -182,6 +184,7 @@ impl Default for BootConfig {
             system_area: None,
             hybrid_mbr: false,
             gpt: false,
+            apm: false,
             appended: Vec::new(),
             catalog_meta: None,
             catalog_ids: None,
@@ -203,6 +206,7 @@ impl BootConfig {
             || self.system_area.is_some()
             || self.hybrid_mbr
             || self.gpt
+            || self.apm
             || !self.appended.is_empty()
             || self.partition_offset != 0
     }
@@ -403,8 +407,7 @@ fn gpt_entry(
 fn gpt_header(
     guids: &Guids<'_>,
     array: &[u8],
-    my_lba: u64,
-    alternate: u64,
+    (my_lba, alternate): (u64, u64),
     entries_lba: u64,
     last_usable: u64,
 ) -> Vec<u8> {
@@ -417,11 +420,11 @@ fn gpt_header(
         reserved: 0,
         my_lba,
         alternate_lba: alternate,
-        first_usable_lba: 2 + GPT_ARRAY_BLOCKS,
+        first_usable_lba: GPT_FIRST_USABLE,
         last_usable_lba: last_usable,
         disk_guid: guids.disk(),
         entries_lba,
-        num_entries: GPT_ENTRIES,
+        num_entries: u32::try_from(array.len() / 128).unwrap_or(0),
         entry_size: 128,
         entries_crc32: gpt::entries_crc(array),
     }
@@ -789,7 +792,18 @@ impl Plan {
             bp.tail.push(Tail::File { src, size, blocks });
             end512 += blocks * 4;
         }
-        let gpt_blocks = 1 + GPT_ARRAY_BLOCKS;
+        // An Apple partition map (block size 2048) takes 2048-byte blocks
+        // 1 and on: one entry for the map and one per UEFI boot image.
+        let apm_entries = if cfg.apm { 1 + efi.len() as u64 } else { 0 };
+        let array_lba = if cfg.apm { 4 * (1 + apm_entries) } else { 2 };
+        if array_lba + 4 > GPT_FIRST_USABLE {
+            return Err(bad(format!(
+                "{} UEFI boot images do not fit an Apple partition map and a GPT in the system area",
+                efi.len()
+            )));
+        }
+        let array_blocks = GPT_FIRST_USABLE - array_lba;
+        let gpt_blocks = 1 + array_blocks;
         let total512 = if cfg.gpt && !appended.is_empty() {
             (end512 + gpt_blocks).div_ceil(4) * 4
         } else {
@@ -875,12 +889,12 @@ impl Plan {
                 ));
             }
             let backup_header = total512 - 1;
-            let backup_array = backup_header - GPT_ARRAY_BLOCKS;
+            let backup_array = backup_header - array_blocks;
             let last_usable = backup_array - 1;
             // Entries other than the appended partitions, numbered around
             // the slots those ask for.
             let mut others: Vec<(Guid, u64, u64, String)> = Vec::new();
-            let first_usable = 2 + GPT_ARRAY_BLOCKS;
+            let first_usable = GPT_FIRST_USABLE;
             if mode != MbrMode::None || cfg.hybrid_mbr {
                 // The ISOHybrid entry mirrors MBR partition 1: from block 0
                 // (over the GPT itself), or from the partition offset. The
@@ -892,7 +906,9 @@ impl Plan {
                 others.push((
                     BASIC_DATA,
                     part_start,
-                    (vol512 - 1).min(last_usable - 1),
+                    // Up to the 2048-byte block boundary before the backup
+                    // entry array.
+                    (vol512.min(backup_array / 4 * 4)) - 1,
                     "ISOHybrid".into(),
                 ));
                 for (i, e) in efi.iter().enumerate() {
@@ -971,7 +987,7 @@ impl Plan {
                     ),
                 ));
             }
-            let mut array = vec![0u8; GPT_ENTRIES as usize * 128];
+            let mut array = vec![0u8; array_blocks as usize * 4 * 128];
             for (n, e) in &entries {
                 let mut b = Vec::with_capacity(128);
                 e.encode(&mut b);
@@ -980,12 +996,19 @@ impl Plan {
                     dst.copy_from_slice(&b);
                 }
             }
-            let primary = gpt_header(&guids, &array, 1, backup_header, 2, last_usable);
-            let backup = gpt_header(&guids, &array, backup_header, 1, backup_array, last_usable);
+            let primary = gpt_header(&guids, &array, (1, backup_header), array_lba, last_usable);
+            let backup = gpt_header(
+                &guids,
+                &array,
+                (backup_header, 1),
+                backup_array,
+                last_usable,
+            );
             if let Some(dst) = sa.get_mut(512..1024) {
                 dst.copy_from_slice(&primary);
             }
-            if let Some(dst) = sa.get_mut(1024..1024 + array.len()) {
+            let at = array_lba as usize * 512;
+            if let Some(dst) = sa.get_mut(at..at + array.len()) {
                 dst.copy_from_slice(&array);
             }
             let mut tail = array;
@@ -996,12 +1019,64 @@ impl Plan {
                 bp.tail_end = tail;
             }
         }
+        if cfg.apm {
+            let mut entries = vec![apm_entry(
+                apm_entries,
+                (1, apm_entries),
+                "Apple",
+                "Apple_partition_map",
+                3,
+            )];
+            for e in &efi {
+                let blocks = e.size.div_ceil(SECTOR as u64);
+                entries.push(apm_entry(
+                    apm_entries,
+                    (u64::from(e.lba), blocks),
+                    "EFI",
+                    "Apple_HFS",
+                    0x4000_0013,
+                ));
+            }
+            for (i, e) in entries.iter().enumerate() {
+                let at = (i + 1) * SECTOR;
+                if let Some(dst) = sa.get_mut(at..at + e.len()) {
+                    dst.copy_from_slice(e);
+                }
+            }
+            // The driver descriptor map: signature "ER" and the block size,
+            // over the MBR code's first bytes (isohybrid MBRs start with
+            // instructions that "ER" and a block size of 2048 keep harmless).
+            if let Some(dst) = sa.get_mut(..6) {
+                dst.copy_from_slice(&[b'E', b'R', 0x08, 0x00, 0, 0]);
+            }
+        }
         if sa.iter().any(|&b| b != 0) {
             bp.system_area = Some(sa);
         }
         self.boot = Some(bp);
         Ok(())
     }
+}
+
+/// One Apple partition map entry (block size 2048): `map` entries in all,
+/// (start, count) in 2048-byte blocks, name, type and status.
+fn apm_entry(map: u64, (start, count): (u64, u64), name: &str, ty: &str, status: u32) -> Vec<u8> {
+    let be32 = |v: u64| u32::try_from(v).unwrap_or(u32::MAX).to_be_bytes();
+    let mut e = vec![0u8; 512];
+    let mut put = |at: usize, b: &[u8]| {
+        if let Some(dst) = e.get_mut(at..at + b.len()) {
+            dst.copy_from_slice(b);
+        }
+    };
+    put(0, b"PM");
+    put(4, &be32(map));
+    put(8, &be32(start));
+    put(12, &be32(count));
+    put(16, name.as_bytes().get(..31).unwrap_or(name.as_bytes()));
+    put(48, ty.as_bytes().get(..31).unwrap_or(ty.as_bytes()));
+    put(84, &be32(count));
+    put(88, &status.to_be_bytes());
+    e
 }
 
 /// What kind of MBR the system area holds.
