@@ -47,6 +47,21 @@ fn boot_tree(root: &Path) -> PathBuf {
     src
 }
 
+/// The boot tree with only a UEFI entry, made with one hybrid option.
+fn efi_image(dir: &Path, hybrid: &str) -> PathBuf {
+    let src = boot_tree(dir);
+    let img = dir.join("efi-only.iso");
+    create(&[
+        "-o",
+        img.to_str().unwrap(),
+        "--boot-efi",
+        "/boot/grub/efi.img",
+        hybrid,
+        src.to_str().unwrap(),
+    ]);
+    img
+}
+
 fn create(args: &[&str]) {
     isoforge_ok(&[&["create"][..], args].concat());
 }
@@ -145,16 +160,7 @@ fn gpt_without_mbr_template_has_protective_mbr_and_gaps() {
         return;
     }
     let t = tempdir();
-    let src = boot_tree(t.path());
-    let img = t.path().join("g.iso");
-    create(&[
-        "-o",
-        img.to_str().unwrap(),
-        "--boot-efi",
-        "/boot/grub/efi.img",
-        "--gpt",
-        src.to_str().unwrap(),
-    ]);
+    let img = efi_image(t.path(), "--gpt");
     compare(&img);
     let x = xorriso_report(&img);
     assert_eq!(
@@ -521,16 +527,7 @@ fn hybrid_mbr_without_boot_code() {
         return;
     }
     let t = tempdir();
-    let src = boot_tree(t.path());
-    let img = t.path().join("h.iso");
-    create(&[
-        "-o",
-        img.to_str().unwrap(),
-        "--boot-efi",
-        "/boot/grub/efi.img",
-        "--hybrid-mbr",
-        src.to_str().unwrap(),
-    ]);
+    let img = efi_image(t.path(), "--hybrid-mbr");
     compare(&img);
     let raw = fs::read(&img).unwrap();
     assert!(raw[..440].iter().all(|&b| b == 0), "no boot code");
