@@ -57,3 +57,29 @@ fn files_sharing_one_extent_are_written_once() {
     let m = modify(src, &ModifyOptions::default()).unwrap();
     assert!(m.plan.image_len() < 4 << 20, "{} bytes", m.plan.image_len());
 }
+
+#[test]
+fn hidden_flags_are_kept() {
+    let blocks = 40u32;
+    let mut iso = Iso::new(blocks);
+    iso.put(30, b"shown");
+    iso.put(31, b"hidden");
+    let recs = vec![
+        dir_record(b"A.;1", 30, 5, 0, &[]),
+        dir_record(b"B.;1", 31, 6, 0x01, &[]),
+    ];
+    iso.dir(ROOT, BLOCK as u32, ROOT, &[], &recs);
+    let src: Arc<dyn ReadAt> = Arc::new(iso.data);
+    let m = modify(src, &ModifyOptions::default()).unwrap();
+    let mut out = Vec::new();
+    m.plan.write_to(&mut out, &|_| {}).unwrap();
+    let img = isoforge::Image::open(out).unwrap();
+    let entries: Vec<isoforge::Entry> = img
+        .walk(isoforge::View::Iso9660)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .collect();
+    let flag = |name: &str| entries.iter().find(|e| e.name == name).unwrap().hidden;
+    assert!(!flag("A"), "{entries:?}");
+    assert!(flag("B"), "{entries:?}");
+}

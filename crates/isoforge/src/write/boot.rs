@@ -18,7 +18,7 @@ use isoforge_format::SECTOR;
 use sha2::{Digest, Sha256};
 
 use super::builder::{FileSource, ImageData, Kind, Node, NodeId};
-use super::plan::Plan;
+use super::plan::{Plan, PAD_BLOCKS};
 use crate::error::{Error, Result};
 
 /// Bytes of the system area: the 16 blocks before the volume descriptors.
@@ -82,6 +82,9 @@ pub struct BootImage {
     pub grub2_boot_info: bool,
     /// Mark the entry bootable.
     pub bootable: bool,
+    /// The boot image is appended partition N (see
+    /// [`BootConfig::appended`]) rather than the file at `path`.
+    pub in_partition: Option<u8>,
 }
 
 impl BootImage {
@@ -96,6 +99,7 @@ impl BootImage {
             boot_info_table: false,
             grub2_boot_info: false,
             bootable: true,
+            in_partition: None,
         }
     }
 }
@@ -167,6 +171,15 @@ pub struct BootConfig {
     /// GPT partition GUIDs by entry number - 1 (default: derived from the
     /// disk GUID's seed).
     pub gpt_partition_guids: Vec<[u8; 16]>,
+    /// GPT partition names by entry number - 1 (default: xorriso's names).
+    pub gpt_partition_names: Vec<String>,
+    /// With a boot code template and a GPT, write a protective MBR (0xee)
+    /// rather than partitions over the image, as GRUB2 hybrids with
+    /// `--protective-msdos-label` and appended GPT partitions have.
+    pub mbr_protective: bool,
+    /// Add a bootable dummy MBR partition (block 0, one block) when no MBR
+    /// partition is marked bootable, for BIOSes that insist on one.
+    pub mbr_force_bootable: bool,
     /// Start of the first MBR partition in 2048-byte blocks: 0, or 16 and
     /// more. A non-zero offset P gives the image a second set of volume
     /// descriptors at block P + 16, with path tables and directories of its
@@ -193,6 +206,9 @@ impl Default for BootConfig {
             disk_signature: None,
             gpt_disk_guid: None,
             gpt_partition_guids: Vec::new(),
+            gpt_partition_names: Vec::new(),
+            mbr_protective: false,
+            mbr_force_bootable: false,
             efi_dir: None,
             partition_offset: 0,
         }
@@ -295,6 +311,9 @@ impl BootPlan {
             + self.tail_end.len() as u64
     }
 }
+
+/// The node of a boot image that is not a file of the tree.
+const NOT_IN_TREE: NodeId = NodeId::MAX;
 
 /// A resolved boot entry.
 struct Resolved<'a> {
@@ -437,6 +456,16 @@ impl Plan {
     fn resolve<'c>(&self, cfg: &'c BootConfig) -> Result<Vec<Resolved<'c>>> {
         let mut out = Vec::new();
         for spec in &cfg.images {
+            if spec.in_partition.is_some() {
+                // Placed with the appended partitions.
+                out.push(Resolved {
+                    spec,
+                    node: NOT_IN_TREE,
+                    lba: 0,
+                    size: 0,
+                });
+                continue;
+            }
             let node = self.b.lookup(&spec.path).ok_or_else(|| {
                 bad(format!(
                     "boot image {} is not in the image; add the file to the tree first",
@@ -582,6 +611,12 @@ impl Plan {
         if !s.boot_info_table && !s.grub2_boot_info {
             return Ok(None);
         }
+        if r.node == NOT_IN_TREE {
+            return Err(bad(format!(
+                "the boot image in appended partition {:?} cannot carry boot information",
+                s.in_partition
+            )));
+        }
         let min = if s.grub2_boot_info {
             eltorito::GRUB2_BOOT_INFO_OFFSET + 8
         } else {
@@ -701,27 +736,17 @@ impl Plan {
         if !cfg.is_active() {
             return Ok(());
         }
-        let images = self.resolve(&cfg)?;
-        let mut bp = BootPlan {
-            catalog: self.catalog(&images)?,
-            ..BootPlan::default()
-        };
-        for r in &images {
-            if let Some(p) = self.patch(r)? {
-                bp.patches.insert(r.node, p);
-            }
-        }
+        let mut images = self.resolve(&cfg)?;
+        let mut bp = BootPlan::default();
         let seed = self.seed(&images)?;
         let guids = Guids {
             seed,
             disk: cfg.gpt_disk_guid,
             parts: &cfg.gpt_partition_guids,
         };
-        let bios = images.iter().find(|r| r.spec.platform == Platform::X86);
-        let efi: Vec<&Resolved<'_>> = images
+        let bios = images
             .iter()
-            .filter(|r| r.spec.platform == Platform::Efi)
-            .collect();
+            .find(|r| r.spec.platform == Platform::X86 && r.node != NOT_IN_TREE);
         // The system area template, patched for the boot image.
         let mut sa = vec![0u8; SYSTEM_AREA];
         let mut mode = MbrMode::None;
@@ -760,7 +785,7 @@ impl Plan {
         // Volume size: whole cylinders under an MBR partition over the ISO,
         // so the partition ends on a cylinder boundary (as isohybrid does).
         let mut vol512 = u64::from(self.total_blocks) * 4;
-        if mode == MbrMode::Isohybrid || cfg.hybrid_mbr {
+        if (mode == MbrMode::Isohybrid || cfg.hybrid_mbr) && !cfg.mbr_protective {
             vol512 = vol512.div_ceil(CYLINDER) * CYLINDER;
             self.total_blocks = u32::try_from(vol512 / 4)
                 .map_err(|_| bad("the image would exceed 8 TiB".into()))?;
@@ -789,9 +814,35 @@ impl Plan {
             }
             let blocks = size.div_ceil(SECTOR as u64);
             appended.push((a.number, a.mbr_type, end512, blocks * 4));
+            for r in images
+                .iter_mut()
+                .filter(|r| r.spec.in_partition == Some(a.number))
+            {
+                r.lba = u32::try_from(end512 / 4)
+                    .map_err(|_| bad("the image would exceed 8 TiB".into()))?;
+                r.size = size;
+            }
             bp.tail.push(Tail::File { src, size, blocks });
             end512 += blocks * 4;
         }
+        if let Some(r) = images.iter().find(|r| r.node == NOT_IN_TREE && r.size == 0) {
+            return Err(bad(format!(
+                "boot entry for appended partition {:?}: there is no such partition",
+                r.spec.in_partition
+            )));
+        }
+        bp.catalog = self.catalog(&images)?;
+        for r in &images {
+            if let Some(p) = self.patch(r)? {
+                bp.patches.insert(r.node, p);
+            }
+        }
+        // UEFI boot images in the tree get partitions of their own; those
+        // that are appended partitions are partitions already.
+        let efi: Vec<&Resolved<'_>> = images
+            .iter()
+            .filter(|r| r.spec.platform == Platform::Efi && r.node != NOT_IN_TREE)
+            .collect();
         // An Apple partition map (block size 2048) takes 2048-byte blocks
         // 1 and on: one entry for the map and one per UEFI boot image.
         let apm_entries = if cfg.apm { 1 + efi.len() as u64 } else { 0 };
@@ -804,8 +855,15 @@ impl Plan {
         }
         let array_blocks = GPT_FIRST_USABLE - array_lba;
         let gpt_blocks = 1 + array_blocks;
+        // After appended partitions listed in a GPT: padding (a gap
+        // partition, as in xorriso's layouts), then the backup GPT.
+        let tail_pad = if cfg.gpt && !appended.is_empty() {
+            4 * u64::from(PAD_BLOCKS)
+        } else {
+            0
+        };
         let total512 = if cfg.gpt && !appended.is_empty() {
-            (end512 + gpt_blocks).div_ceil(4) * 4
+            (end512 + tail_pad + gpt_blocks).div_ceil(4) * 4
         } else {
             end512
         };
@@ -821,6 +879,11 @@ impl Plan {
         let mut table = [MbrPartition::default(); 4];
         let mut mbr_used = false;
         match mode {
+            // A protective MBR before a GPT, whatever boot code it carries.
+            _ if cfg.mbr_protective && cfg.gpt => {
+                table[0] = mbr_partition(0, 0xee, 1, total512 - 1);
+                mbr_used = true;
+            }
             // GRUB2's protective label: one bootable partition of type 0xcd
             // from block 1, or from the partition offset.
             MbrMode::Grub2 => {
@@ -856,12 +919,18 @@ impl Plan {
         }
         // Appended partitions are MBR partitions unless the MBR only
         // protects a GPT, which then lists them.
-        let protective = mode == MbrMode::None && !cfg.hybrid_mbr && cfg.gpt;
+        let protective = (mode == MbrMode::None && !cfg.hybrid_mbr && cfg.gpt)
+            || (cfg.mbr_protective && cfg.gpt);
         for &(n, ty, start, len) in appended.iter().filter(|_| !protective) {
             if let Some(slot) = table.get_mut(usize::from(n) - 1) {
                 *slot = mbr_partition(0, ty, start, len);
             }
             mbr_used = true;
+        }
+        if mbr_used && cfg.mbr_force_bootable && !table.iter().any(|p| p.status == 0x80) {
+            if let Some(slot) = table.iter_mut().find(|p| p.is_empty()) {
+                *slot = mbr_partition(0x80, 0, 0, 1);
+            }
         }
         if mbr_used {
             let mut boot_code = [0u8; 440];
@@ -895,7 +964,7 @@ impl Plan {
             // the slots those ask for.
             let mut others: Vec<(Guid, u64, u64, String)> = Vec::new();
             let first_usable = GPT_FIRST_USABLE;
-            if mode != MbrMode::None || cfg.hybrid_mbr {
+            if (mode != MbrMode::None || cfg.hybrid_mbr) && !cfg.mbr_protective {
                 // The ISOHybrid entry mirrors MBR partition 1: from block 0
                 // (over the GPT itself), or from the partition offset. The
                 // blocks between the GPT and an offset past it become a gap
@@ -953,15 +1022,32 @@ impl Plan {
                 }
                 if iso_end > cur {
                     others.push((BASIC_DATA, cur, iso_end - 1, format!("Gap{gaps}")));
+                    gaps += 1;
+                }
+                // The padding after appended partitions.
+                let after = appended.iter().map(|a| a.2 + a.3).max().unwrap_or(0);
+                // Like xorriso, the last gap leaves the last usable block free.
+                if !appended.is_empty() && last_usable > after {
+                    others.push((BASIC_DATA, after, last_usable - 1, format!("Gap{gaps}")));
                 }
             }
             let reserved: Vec<u8> = appended.iter().map(|a| a.0).collect();
             let mut entries: Vec<(u8, GptEntry)> = Vec::new();
             let mut next = 1u8;
+            // Names kept from an image being remastered win.
+            let name_of = |n: u8, default: &str| -> String {
+                usize::from(n)
+                    .checked_sub(1)
+                    .and_then(|i| cfg.gpt_partition_names.get(i))
+                    .filter(|s| !s.is_empty())
+                    .cloned()
+                    .unwrap_or_else(|| default.to_string())
+            };
             for (ty, first, last, name) in others {
                 while reserved.contains(&next) {
                     next += 1;
                 }
+                let name = name_of(next, &name);
                 entries.push((
                     next,
                     gpt_entry(&guids, next, ty, first, last, GPT_RO_REQUIRED, &name),

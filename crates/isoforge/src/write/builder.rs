@@ -239,6 +239,8 @@ pub(crate) struct FixedIds {
     pub iso: Option<Vec<u8>>,
     /// Joliet file identifier (UCS-2BE), as recorded.
     pub joliet: Option<Vec<u8>>,
+    /// The hidden (existence) flag in the ISO 9660 and Joliet records.
+    pub hidden: (bool, bool),
 }
 
 /// What a node is.
@@ -463,7 +465,19 @@ impl Builder {
         joliet: Option<Vec<u8>>,
     ) {
         if let Some(n) = self.nodes.get_mut(id) {
-            n.fixed = Some(Box::new(FixedIds { iso, joliet }));
+            n.fixed = Some(Box::new(FixedIds {
+                iso,
+                joliet,
+                hidden: (false, false),
+            }));
+        }
+    }
+
+    /// Keeps the hidden (existence) flag of a node read from an image, in
+    /// the ISO 9660 and the Joliet tree.
+    pub(crate) fn set_hidden(&mut self, id: NodeId, iso: bool, joliet: bool) {
+        if let Some(f) = self.nodes.get_mut(id).and_then(|n| n.fixed.as_mut()) {
+            f.hidden = (iso, joliet);
         }
     }
 

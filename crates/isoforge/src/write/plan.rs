@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 pub(crate) const SECTION: u64 = 0xFFFF_F800;
 /// Blocks of padding after the data, as mkisofs and xorriso add, so that
 /// drives reading ahead past the last file do not fail.
-const PAD_BLOCKS: u32 = 150;
+pub(crate) const PAD_BLOCKS: u32 = 150;
 /// Deepest directory level (the root is level 1) in a plain ECMA-119 tree.
 const MAX_LEVEL: usize = 8;
 
@@ -896,6 +896,11 @@ impl Plan {
             let date = rr::dir_time(n.meta.mtime);
             let slot = i + 2;
             let mut su = Vec::new();
+            let first = records.len();
+            let hidden =
+                n.fixed
+                    .as_ref()
+                    .is_some_and(|f| if t.joliet { f.hidden.1 } else { f.hidden.0 });
             match (s, &n.kind) {
                 (Slot::Placeholder(_), _) => {
                     let (lba, _) = self.dir_lba(t, id, set);
@@ -992,6 +997,14 @@ impl Plan {
                         &mut overflow,
                         set,
                     )?);
+                }
+            }
+            // The existence flag of files kept hidden in an image read in.
+            if hidden {
+                for r in records.get_mut(first..).unwrap_or_default() {
+                    if let Some(f) = r.get_mut(25) {
+                        *f |= FileFlags::HIDDEN;
+                    }
                 }
             }
         }
