@@ -8,6 +8,8 @@
 //! shows on both points at the checks, not at isoforge.
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/boot_tree.rs"]
+mod boot_tree;
 mod common;
 #[path = "common/qemu.rs"]
 mod qemu;
@@ -17,19 +19,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use boot_tree::*;
 use common::*;
-use qemu::{Firmware, Media};
+use qemu::{backup_gpt_offset, catalog_offset, Firmware, Media};
 use serde_json::Value;
 
-const ISOLINUX_BIN: &str = "/usr/lib/ISOLINUX/isolinux.bin";
-const ISOHDPFX: &str = "/usr/lib/ISOLINUX/isohdpfx.bin";
-const LDLINUX: &str = "/usr/lib/syslinux/modules/bios/ldlinux.c32";
-const GRUB_EFI_MODULES: &str = "/usr/lib/grub/x86_64-efi";
-
-/// Printed by ISOLINUX once it has read its configuration from the image.
-const BIOS_MARKER: &str = "ISOFORGE-BIOS-OK";
-/// Printed by the GRUB EFI program in the EFI system partition.
-const EFI_MARKER: &str = "ISOFORGE-EFI-OK";
 /// SOURCE_DATE_EPOCH of every isoforge build.
 const EPOCH: &str = "1700000000";
 
@@ -71,39 +65,6 @@ fn work_dir() -> PathBuf {
     dir
 }
 
-fn set_mtime(p: &Path, secs: u64) {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
-    fs::File::open(p)
-        .unwrap()
-        .set_times(fs::FileTimes::new().set_accessed(t).set_modified(t))
-        .unwrap();
-}
-
-/// Writes `files` (path, contents) under `root`, then gives every file and
-/// directory a fixed modification time.
-fn write_tree(root: &Path, files: &[(&str, Vec<u8>)]) {
-    for (p, data) in files {
-        let path = root.join(p);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(&path, data).unwrap();
-    }
-    fix_times(root);
-}
-
-/// Sets every modification time below `root` (and its own) to one that
-/// depends only on the relative path, so copies of a tree get equal times.
-fn fix_times(root: &Path) {
-    let mut paths: Vec<PathBuf> = snapshot(root)
-        .keys()
-        .map(|p| root.join(p.trim_start_matches('/')))
-        .collect();
-    paths.push(root.to_path_buf());
-    for p in paths {
-        let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-        set_mtime(&p, 1_650_000_000 + (fnv(rel.as_bytes()) % 1_000_000));
-    }
-}
-
 /// Copies `from` to `to` (which must not exist), creating the entries of
 /// each directory in name order or in reverse, with modes and times kept.
 fn copy_tree(from: &Path, to: &Path, reverse: bool) {
@@ -132,79 +93,13 @@ fn copy_tree(from: &Path, to: &Path, reverse: bool) {
 /// ISOLINUX, configured to print [`BIOS_MARKER`] and then wait at its
 /// prompt, plus ordinary files.
 fn make_src(root: &Path) {
-    // SAY prints through the BIOS console, which qemu::boot copies to the
-    // serial port. PROMPT 1 with TIMEOUT 0 waits at "boot:" for ever, so
-    // nothing is booted after the marker.
-    let cfg = format!("SAY {BIOS_MARKER}\nPROMPT 1\nTIMEOUT 0\n");
-    write_tree(
-        root,
-        &[
-            ("isolinux/isolinux.bin", fs::read(ISOLINUX_BIN).unwrap()),
-            ("isolinux/ldlinux.c32", fs::read(LDLINUX).unwrap()),
-            ("isolinux/isolinux.cfg", cfg.into_bytes()),
-            ("README.TXT", b"isoforge boot test\n".to_vec()),
-            ("docs/data.bin", bytes(7, 100_000)),
-            ("docs/deep/er/leaf.txt", b"leaf\n".to_vec()),
-        ],
-    );
-}
-
-/// GRUB as an EFI program whose built-in grub.cfg prints [`EFI_MARKER`]
-/// on the serial port and the firmware console, then waits; plus files
-/// that test long FAT names and nested directories.
-fn make_esp(root: &Path, scratch: &Path) {
-    let cfg = scratch.join("grub.cfg");
-    fs::write(
-        &cfg,
-        format!(
-            "serial --unit=0 --speed=115200\nterminal_output serial console\n\
-             echo {EFI_MARKER}\nsleep 3600\n"
-        ),
-    )
-    .unwrap();
-    let efi = scratch.join("BOOTX64.EFI");
-    // Only the modules grub.cfg needs, so the program is about 0.5 MiB
-    // instead of 10.
-    run(Command::new("grub-mkstandalone")
-        .args(["-O", "x86_64-efi", "--locales=", "--themes=", "--fonts="])
-        .arg("--install-modules=normal serial echo sleep terminal")
-        .arg("-o")
-        .arg(&efi)
-        .arg(format!("boot/grub/grub.cfg={}", cfg.display())));
-    write_tree(
-        root,
-        &[
-            ("EFI/BOOT/BOOTX64.EFI", fs::read(&efi).unwrap()),
-            ("EFI/isoforge/A Long File Name.txt", b"long name\n".to_vec()),
-            ("EFI/isoforge/data.bin", bytes(8, 5000)),
-            ("readme.txt", b"EFI system partition\n".to_vec()),
-        ],
-    );
-}
-
-/// A FAT image of `esp` made by mkfs.vfat and mcopy.
-fn make_fat(esp: &Path, out: &Path) {
-    run(tool("mkfs.vfat")
-        .args(["-i", "12345678", "-n", "ESP", "-C"])
-        .arg(out)
-        .arg("2048"));
-    let mut cmd = Command::new("mcopy");
-    cmd.args(["-s", "-p", "-m", "-i"]).arg(out);
-    for e in fs::read_dir(esp).unwrap() {
-        cmd.arg(e.unwrap().path());
-    }
-    run(cmd.arg("::/"));
-}
-
-/// Whether every tool and file the trees and images need is there
-/// (skip rules of [`have`]).
-fn have_boot_tools() -> bool {
-    [ISOLINUX_BIN, ISOHDPFX, LDLINUX, GRUB_EFI_MODULES]
-        .iter()
-        .all(|f| have_file(f))
-        && ["xorriso", "grub-mkstandalone", "mkfs.vfat", "mcopy"]
-            .iter()
-            .all(|t| have_tool(t))
+    let mut files = isolinux_files();
+    files.extend([
+        ("README.TXT", b"isoforge boot test\n".to_vec()),
+        ("docs/data.bin", bytes(7, 100_000)),
+        ("docs/deep/er/leaf.txt", b"leaf\n".to_vec()),
+    ]);
+    write_tree(root, &files);
 }
 
 fn trees() -> Option<&'static Trees> {
@@ -406,42 +301,6 @@ fn hybrid_image(t: &Trees) -> PathBuf {
 
 // ---------------------------------------------------------------------------
 // Reading images
-
-fn read_at(img: &Path, offset: u64, len: usize) -> Vec<u8> {
-    use std::os::unix::fs::FileExt;
-    let mut b = vec![0u8; len];
-    fs::File::open(img)
-        .unwrap()
-        .read_exact_at(&mut b, offset)
-        .unwrap();
-    b
-}
-
-fn le32(b: &[u8]) -> u64 {
-    u64::from(u32::from_le_bytes(b[..4].try_into().unwrap()))
-}
-
-/// Byte offset of the El Torito boot catalog, from the boot record volume
-/// descriptor (sector 17, catalog LBA at byte 71).
-fn catalog_offset(img: &Path) -> u64 {
-    let vd = read_at(img, 17 * 2048, 2048);
-    assert_eq!(
-        &vd[1..6],
-        b"CD001",
-        "{}: no volume descriptor at 17",
-        img.display()
-    );
-    assert_eq!(vd[0], 0, "{}: sector 17 is no boot record", img.display());
-    le32(&vd[71..75]) * 2048
-}
-
-/// Byte offset of the backup GPT header, from the primary header's
-/// alternate LBA field.
-fn backup_gpt_offset(img: &Path) -> u64 {
-    let h = read_at(img, 512, 512);
-    assert_eq!(&h[..8], b"EFI PART", "{}: no GPT header", img.display());
-    u64::from_le_bytes(h[32..40].try_into().unwrap()) * 512
-}
 
 fn info_json(img: &Path) -> Value {
     serde_json::from_slice(&isoforge_ok(&["info", "--json", img.to_str().unwrap()]).stdout).unwrap()
