@@ -371,8 +371,8 @@ fn appended_partition_after_the_volume() {
     assert!(start >= vol * 4, "{start} < {vol} * 4");
     assert_eq!(
         fs::metadata(&img).unwrap().len(),
-        (start + 5760 + 64) * 512,
-        "the backup GPT follows the partition"
+        (start + 5760 + 600 + 64) * 512,
+        "padding (a gap partition) and the backup GPT follow the partition"
     );
     let out = run(tool("mtype")
         .arg("-i")
