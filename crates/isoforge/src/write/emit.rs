@@ -337,7 +337,12 @@ impl Plan {
     /// are left as holes. The file is set to the image's length.
     pub fn write_to_file(&self, f: &File, progress: &dyn Fn(u64)) -> Result<WriteSummary> {
         // Skipped zero runs must read as zeros: start from an empty file.
-        f.set_len(0)?;
+        // A file that is empty already is left alone: on ext4, truncating
+        // to zero marks the file so that closing it flushes all its data
+        // to disk (a safeguard for programs that rewrite files in place).
+        if f.metadata()?.len() != 0 {
+            f.set_len(0)?;
+        }
         let out = Out::File(BufWriter::with_capacity(1 << 20, SparseFile { f, pos: 0 }));
         let s = self.write_out(out, progress)?;
         f.set_len(self.image_len())?;
