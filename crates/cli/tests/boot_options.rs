@@ -17,33 +17,6 @@ const ISOHDPFX: &str = "/usr/lib/ISOLINUX/isohdpfx.bin";
 const GRUB_RESCUE: &str = "/usr/lib/grub-rescue/grub-rescue-cdrom.iso";
 const BOOT_HYBRID: &str = "/usr/lib/grub/i386-pc/boot_hybrid.img";
 
-fn sbin_path() -> String {
-    format!(
-        "{}:/usr/sbin:/sbin",
-        std::env::var("PATH").unwrap_or_default()
-    )
-}
-
-/// Runs a tool that may live in sbin.
-fn tool(name: &str) -> Command {
-    let mut c = Command::new(name);
-    c.env("PATH", sbin_path());
-    c
-}
-
-fn have_tool(name: &str) -> bool {
-    let found = tool("sh")
-        .arg("-c")
-        .arg(format!("command -v {name}"))
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        // Same rules as `have`: skip, or fail under ISOFORGE_REQUIRE_ORACLES.
-        return have(name);
-    }
-    true
-}
-
 /// A FAT image of `kib` KiB made by mkfs.vfat, holding one file.
 fn fat_image(path: &Path, kib: u32) {
     run(tool("mkfs.vfat")
@@ -72,6 +45,21 @@ fn boot_tree(root: &Path) -> PathBuf {
     fs::write(src.join("readme.txt"), b"a file\n").unwrap();
     fat_image(&src.join("boot/grub/efi.img"), 1440);
     src
+}
+
+/// The boot tree with only a UEFI entry, made with one hybrid option.
+fn efi_image(dir: &Path, hybrid: &str) -> PathBuf {
+    let src = boot_tree(dir);
+    let img = dir.join("efi-only.iso");
+    create(&[
+        "-o",
+        img.to_str().unwrap(),
+        "--boot-efi",
+        "/boot/grub/efi.img",
+        hybrid,
+        src.to_str().unwrap(),
+    ]);
+    img
 }
 
 fn create(args: &[&str]) {
@@ -172,16 +160,7 @@ fn gpt_without_mbr_template_has_protective_mbr_and_gaps() {
         return;
     }
     let t = tempdir();
-    let src = boot_tree(t.path());
-    let img = t.path().join("g.iso");
-    create(&[
-        "-o",
-        img.to_str().unwrap(),
-        "--boot-efi",
-        "/boot/grub/efi.img",
-        "--gpt",
-        src.to_str().unwrap(),
-    ]);
+    let img = efi_image(t.path(), "--gpt");
     compare(&img);
     let x = xorriso_report(&img);
     assert_eq!(
@@ -392,8 +371,8 @@ fn appended_partition_after_the_volume() {
     assert!(start >= vol * 4, "{start} < {vol} * 4");
     assert_eq!(
         fs::metadata(&img).unwrap().len(),
-        (start + 5760 + 64) * 512,
-        "the backup GPT follows the partition"
+        (start + 5760 + 600 + 64) * 512,
+        "padding (a gap partition) and the backup GPT follow the partition"
     );
     let out = run(tool("mtype")
         .arg("-i")
@@ -502,4 +481,69 @@ fn reproducible_hybrid_images_are_identical() {
         third[512 + 56..512 + 72],
         "disk GUID"
     );
+}
+
+#[test]
+fn apple_partition_map_as_xorriso_writes_it() {
+    if !have("xorriso") || !have_file(ISOLINUX) || !have_file(ISOHDPFX) || !have_tool("mkfs.vfat") {
+        return;
+    }
+    let t = tempdir();
+    let src = boot_tree(t.path());
+    let img = t.path().join("apm.iso");
+    create(&[
+        "-o",
+        img.to_str().unwrap(),
+        "--boot-bios",
+        "/isolinux/isolinux.bin",
+        "--boot-info-table",
+        "--boot-efi",
+        "/boot/grub/efi.img",
+        "--system-area",
+        ISOHDPFX,
+        "--gpt",
+        "--apm",
+        src.to_str().unwrap(),
+    ]);
+    compare(&img);
+    let x = xorriso_report(&img);
+    assert_eq!(
+        x["System area summary"][0],
+        ["MBR", "isohybrid", "cyl-align-on", "GPT", "APM"]
+    );
+    assert_eq!(x["APM block size"][0], ["2048"]);
+    assert_eq!(x["APM partition name"][0][1..], ["EFI"]);
+    assert_eq!(x["APM partition type"][0][1..], ["Apple_HFS"]);
+    assert_eq!(x["APM partition path"][0][1], "/boot/grub/efi.img");
+    // The GPT entry array moves past the map, as in xorriso's images.
+    assert_eq!(x["GPT entry array"][0][..2], ["12", "208"]);
+    let efi_lba = &x["El Torito boot img"][1][7];
+    assert_eq!(&x["APM start and size"][0][1], efi_lba);
+}
+
+#[test]
+fn hybrid_mbr_without_boot_code() {
+    if !have("xorriso") || !have_tool("mkfs.vfat") || !have_tool("sfdisk") || !have_tool("mtype") {
+        return;
+    }
+    let t = tempdir();
+    let img = efi_image(t.path(), "--hybrid-mbr");
+    compare(&img);
+    let raw = fs::read(&img).unwrap();
+    assert!(raw[..440].iter().all(|&b| b == 0), "no boot code");
+    let dump = run(tool("sfdisk").arg("--dump").arg(&img));
+    let dump = String::from_utf8_lossy(&dump.stdout);
+    assert!(dump.contains("label: dos"), "{dump}");
+    assert!(dump.contains("type=ef"), "{dump}");
+    let x = xorriso_report(&img);
+    let efi_start = x["MBR partition"][1][3].parse::<u64>().unwrap();
+    assert_eq!(
+        x["MBR partition"][0][3], "0",
+        "partition 1 covers the image"
+    );
+    let out = run(tool("mtype")
+        .arg("-i")
+        .arg(format!("{}@@{}", img.display(), efi_start * 512))
+        .arg("::/hello.txt"));
+    assert_eq!(out.stdout, b"inside the FAT\n");
 }

@@ -10,54 +10,13 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
+use common::xorriso::boot_setup;
 use common::*;
 
 const GRUB_RESCUE: &str = "/usr/lib/grub-rescue/grub-rescue-cdrom.iso";
 const IPXE: &str = "/usr/lib/ipxe/ipxe.iso";
 const ISOLINUX: &str = "/usr/lib/ISOLINUX/isolinux.bin";
 const ISOHDPFX: &str = "/usr/lib/ISOLINUX/isohdpfx.bin";
-
-/// xorriso's boot report with block addresses, sizes and GUIDs replaced by
-/// `#`: what is left is the boot setup (platforms, emulation, load sizes,
-/// options, paths, partition types, names and flags, summary).
-fn boot_setup(img: &Path) -> Vec<String> {
-    let out = run(Command::new("xorriso").arg("-indev").arg(img).args([
-        "-report_el_torito",
-        "plain",
-        "-report_system_area",
-        "plain",
-    ]));
-    // Per report key, which whitespace-separated fields (0-based) are
-    // addresses or sizes.
-    let layout: BTreeMap<&str, &[usize]> = BTreeMap::from([
-        ("El Torito catalog", &[0usize, 1][..]),
-        ("El Torito boot img", &[7][..]),
-        ("ISO image size/512", &[0][..]),
-        ("MBR partition", &[3, 4][..]),
-        ("GPT disk GUID", &[0][..]),
-        ("GPT partition GUID", &[1][..]),
-        ("GPT lba range", &[0, 1, 2][..]),
-        ("GPT start and size", &[1, 2][..]),
-        ("APM start and size", &[1, 2][..]),
-    ]);
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            let k = k.trim();
-            if k == "Media summary" || k == "Media current" || k == "Drive current" {
-                return None;
-            }
-            let mut f: Vec<String> = v.split_whitespace().map(str::to_string).collect();
-            for &i in layout.get(k).copied().unwrap_or_default() {
-                if let Some(x) = f.get_mut(i) {
-                    *x = "#".into();
-                }
-            }
-            Some(format!("{k}: {}", f.join(" ")))
-        })
-        .collect()
-}
 
 /// `xorriso -find / -exec lsdl` lines by path: mode, links, owner, group,
 /// size and time as xorriso reads them from Rock Ridge.
@@ -120,38 +79,11 @@ fn same_except<V: PartialEq + std::fmt::Debug>(
 /// bytes carry their new addresses.
 fn remaster_and_check(orig: &Path, remove: &str, boot_files: &[&str]) {
     let t = tempdir();
-    let new_file = t.path().join("autoinstall.yaml");
-    fs::write(&new_file, b"#cloud-config\nautoinstall: {version: 1}\n").unwrap();
+    let new_file = autoinstall_yaml(t.path());
     let out = t.path().join("out.iso");
-    isoforge_ok(&[
-        "modify",
-        orig.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--add",
-        &format!("/autoinstall.yaml={}", new_file.display()),
-        "--rm",
-        remove,
-    ]);
+    remaster_add_rm(orig, &out, ("/autoinstall.yaml", &new_file), remove);
     // Our diff, layout aside, names exactly the two changes.
-    let d = isoforge(&[
-        "diff",
-        "--ignore-layout",
-        orig.to_str().unwrap(),
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(d.status.code(), Some(1));
-    let text = String::from_utf8_lossy(&d.stdout);
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 2, "{text}");
-    assert!(
-        lines.iter().any(|l| l.starts_with("+ /autoinstall.yaml")),
-        "{text}"
-    );
-    assert!(
-        lines.iter().any(|l| l.starts_with(&format!("- {remove}"))),
-        "{text}"
-    );
+    assert_diff_lists(orig, &out, &["+ /autoinstall.yaml", &format!("- {remove}")]);
     // xorriso sees the same boot setup, addresses aside.
     assert_eq!(boot_setup(orig), boot_setup(&out), "{}", orig.display());
     // xorriso sees every untouched file with its Rock Ridge attributes and
@@ -178,7 +110,10 @@ fn remaster_and_check(orig: &Path, remove: &str, boot_files: &[&str]) {
                 m.into_iter()
                     .filter(|(k, _)| {
                         let k = k.to_ascii_lowercase();
-                        !k.contains("autoinstall") && !k.starts_with(&remove.to_ascii_lowercase())
+                        let r = remove.to_ascii_lowercase();
+                        // Short ISO 9660 names are a prefix of the removed
+                        // path; longer ones have it as their prefix.
+                        !k.contains("autoinstall") && !k.starts_with(&r) && !r.starts_with(&k)
                     })
                     .collect()
             };
@@ -224,7 +159,7 @@ fn fat_image(path: &Path) {
 }
 
 /// An image like Debian's installer media, made by xorriso.
-fn debian_like(dir: &Path) -> std::path::PathBuf {
+fn debian_like(dir: &Path, apm: bool) -> std::path::PathBuf {
     let src = dir.join("src");
     fs::create_dir_all(src.join("isolinux")).unwrap();
     fs::create_dir_all(src.join("boot/grub")).unwrap();
@@ -260,7 +195,13 @@ fn debian_like(dir: &Path) -> std::path::PathBuf {
             "boot/grub/efi.img",
             "-no-emul-boot",
         ])
-        .args(["-isohybrid-gpt-basdat", "-o"])
+        .args(["-isohybrid-gpt-basdat"])
+        .args(if apm {
+            &["-isohybrid-apm-hfsplus"][..]
+        } else {
+            &[][..]
+        })
+        .arg("-o")
         .arg(&img)
         .arg(&src));
     img
@@ -272,7 +213,7 @@ fn remaster_debian_like_image() {
         return;
     }
     let t = tempdir();
-    let img = debian_like(t.path());
+    let img = debian_like(t.path(), false);
     remaster_and_check(
         &img,
         "/md5sum.txt",
@@ -286,7 +227,7 @@ fn moves_directories_labels_and_replaced_boot_images() {
         return;
     }
     let t = tempdir();
-    let img = debian_like(t.path());
+    let img = debian_like(t.path(), false);
     let extra = t.path().join("extra");
     fs::create_dir_all(extra.join("sub")).unwrap();
     fs::write(extra.join("sub/one.txt"), b"one\n").unwrap();
@@ -432,19 +373,66 @@ fn zisofs_files_stay_compressed() {
 }
 
 #[test]
-fn what_cannot_be_kept_is_refused_without_force() {
+fn uefi_boot_image_in_an_appended_partition_is_kept() {
     if !have("xorriso") || !have_file(ISOLINUX) || !have_file(ISOHDPFX) || !have("mkfs.vfat") {
         return;
     }
     let t = tempdir();
     let src = t.path().join("src");
     fs::create_dir_all(src.join("isolinux")).unwrap();
-    fs::create_dir_all(src.join("boot/grub")).unwrap();
     fs::copy(ISOLINUX, src.join("isolinux/isolinux.bin")).unwrap();
-    fat_image(&src.join("boot/grub/efi.img"));
-    let img = t.path().join("apm.iso");
+    fs::write(src.join("notes.txt"), b"notes\n").unwrap();
+    let efi = t.path().join("efi.img");
+    fat_image(&efi);
+    // The UEFI boot image is an appended partition, not a file of the tree.
+    let img = t.path().join("appended.iso");
     run(Command::new("xorriso")
         .args(["-as", "mkisofs", "-quiet", "-r", "-isohybrid-mbr", ISOHDPFX])
+        .args([
+            "-b",
+            "isolinux/isolinux.bin",
+            "-c",
+            "boot.cat",
+            "-no-emul-boot",
+        ])
+        .args([
+            "-boot-load-size",
+            "4",
+            "-boot-info-table",
+            "-append_partition",
+            "2",
+            "0xef",
+        ])
+        .arg(&efi)
+        .args([
+            "-eltorito-alt-boot",
+            "-e",
+            "--interval:appended_partition_2:all::",
+        ])
+        .args(["-no-emul-boot", "-o"])
+        .arg(&img)
+        .arg(&src));
+    remaster_and_check(&img, "/notes.txt", &["/boot.cat", "/isolinux/isolinux.bin"]);
+}
+
+#[test]
+fn what_cannot_be_kept_is_refused_without_force() {
+    if !have("xorriso") || !have_file(ISOLINUX) || !have_file(ISOHDPFX) || !have("mkfs.vfat") {
+        return;
+    }
+    let t = tempdir();
+    let src = isolinux_efi_tree(t.path());
+    let img = t.path().join("odd.iso");
+    run(Command::new("xorriso")
+        .args([
+            "-as",
+            "mkisofs",
+            "-quiet",
+            "-r",
+            "-J",
+            "-isohybrid-mbr",
+            ISOHDPFX,
+        ])
         .args([
             "-b",
             "isolinux/isolinux.bin",
@@ -452,21 +440,21 @@ fn what_cannot_be_kept_is_refused_without_force() {
             "-boot-load-size",
             "4",
         ])
-        .args([
-            "-eltorito-alt-boot",
-            "-e",
-            "boot/grub/efi.img",
-            "-no-emul-boot",
-        ])
-        .args(["-isohybrid-gpt-basdat", "-isohybrid-apm-hfsplus", "-o"])
+        .arg("-o")
         .arg(&img)
         .arg(&src));
+    // Boot code of unknown kind: it would point at blocks that move.
+    let mut raw = fs::read(&img).unwrap();
+    for (i, b) in raw[..440].iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(37).wrapping_add(1);
+    }
+    fs::write(&img, &raw).unwrap();
     let out = t.path().join("out.iso");
     let r = isoforge(&["modify", img.to_str().unwrap(), "-o", out.to_str().unwrap()]);
     assert_eq!(r.status.code(), Some(2));
     let err = String::from_utf8_lossy(&r.stderr);
     assert!(
-        err.contains("Apple partition map") && err.contains("--force"),
+        err.contains("neither isohybrid nor GRUB2") && err.contains("--force"),
         "{err}"
     );
     assert!(!out.exists());
@@ -477,8 +465,44 @@ fn what_cannot_be_kept_is_refused_without_force() {
         out.to_str().unwrap(),
         "--force",
     ]);
-    assert!(String::from_utf8_lossy(&r.stderr).contains("dropped: the Apple partition map"));
-    assert!(out.exists());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("dropped: boot code in the MBR"), "{err}");
+    let x = xorriso_report_text(&out);
+    assert!(x.contains("El Torito boot img: 1 BIOS"), "{x}");
+}
+
+#[test]
+fn remaster_debian_like_image_with_apple_partition_map() {
+    if !have("xorriso") || !have_file(ISOLINUX) || !have_file(ISOHDPFX) || !have("mkfs.vfat") {
+        return;
+    }
+    let t = tempdir();
+    let img = debian_like(t.path(), true);
+    assert!(boot_setup(&img)
+        .iter()
+        .any(|l| l.starts_with("APM partition type")));
+    remaster_and_check(
+        &img,
+        "/md5sum.txt",
+        &["/isolinux/boot.cat", "/isolinux/isolinux.bin"],
+    );
+}
+
+/// A tree with isolinux.bin, an empty FAT image at Debian's EFI image path
+/// and a text file.
+fn isolinux_efi_tree(dir: &Path) -> std::path::PathBuf {
+    let src = dir.join("src");
+    fs::create_dir_all(src.join("isolinux")).unwrap();
+    fs::create_dir_all(src.join("boot/grub")).unwrap();
+    fs::copy(ISOLINUX, src.join("isolinux/isolinux.bin")).unwrap();
+    fs::write(src.join("notes.txt"), b"notes\n").unwrap();
+    fat_image(&src.join("boot/grub/efi.img"));
+    src
+}
+
+/// xorriso's boot report as text.
+fn xorriso_report_text(img: &Path) -> String {
+    boot_setup(img).join("\n")
 }
 
 #[test]
@@ -487,12 +511,7 @@ fn remaster_keeps_a_partition_offset() {
         return;
     }
     let t = tempdir();
-    let src = t.path().join("src");
-    fs::create_dir_all(src.join("isolinux")).unwrap();
-    fs::create_dir_all(src.join("boot/grub")).unwrap();
-    fs::copy(ISOLINUX, src.join("isolinux/isolinux.bin")).unwrap();
-    fs::write(src.join("notes.txt"), b"notes\n").unwrap();
-    fat_image(&src.join("boot/grub/efi.img"));
+    let src = isolinux_efi_tree(t.path());
     let img = t.path().join("offset.iso");
     run(Command::new("xorriso")
         .args([
@@ -520,5 +539,64 @@ fn remaster_keeps_a_partition_offset() {
         &img,
         "/notes.txt",
         &["/boot.catalog", "/isolinux/isolinux.bin"],
+    );
+}
+
+/// An image laid out like Ubuntu's: GRUB2 MBR behind a protective label,
+/// partition offset 16, the EFI System Partition appended as GPT partition 2
+/// and booted by El Torito from there.
+fn ubuntu_like(dir: &Path) -> std::path::PathBuf {
+    let tree = dir.join("tree");
+    isoforge_ok(&["extract", GRUB_RESCUE, "-C", tree.to_str().unwrap()]);
+    fs::remove_file(tree.join("boot.catalog")).unwrap();
+    fs::write(tree.join("README.diskdefines"), b"#define DISKNAME Test\n").unwrap();
+    let efi = dir.join("efi.img");
+    fat_image(&efi);
+    let img = dir.join("ubuntu.iso");
+    run(Command::new("xorriso")
+        .args(["-as", "mkisofs", "-quiet", "-r", "-V", "Ubuntu test"])
+        .args(["--grub2-mbr", "/usr/lib/grub/i386-pc/boot_hybrid.img"])
+        .args(["--protective-msdos-label", "-partition_cyl_align", "off"])
+        .args(["-partition_offset", "16", "--mbr-force-bootable"])
+        .args(["-append_partition", "2", "28732ac11ff8d211ba4b00a0c93ec93b"])
+        .arg(&efi)
+        .args(["-appended_part_as_gpt", "-c", "/boot.catalog"])
+        .args(["-b", "/boot/grub/i386-pc/eltorito.img", "-no-emul-boot"])
+        .args([
+            "-boot-load-size",
+            "4",
+            "-boot-info-table",
+            "--grub2-boot-info",
+        ])
+        .args([
+            "-eltorito-alt-boot",
+            "-e",
+            "--interval:appended_partition_2:all::",
+        ])
+        .args(["-no-emul-boot", "-o"])
+        .arg(&img)
+        .arg(&tree));
+    img
+}
+
+#[test]
+fn remaster_ubuntu_like_image() {
+    if !have("xorriso") || !have_file(GRUB_RESCUE) || !have("mkfs.vfat") {
+        return;
+    }
+    let t = tempdir();
+    let img = ubuntu_like(t.path());
+    let setup = boot_setup(&img);
+    for want in [
+        "Partition offset: 16",
+        "GPT partname local: 2 Appended2",
+        "System area summary: MBR protective-msdos-label grub2-mbr cyl-align-off GPT",
+    ] {
+        assert!(setup.iter().any(|l| l == want), "{want}: {setup:#?}");
+    }
+    remaster_and_check(
+        &img,
+        "/README.diskdefines",
+        &["/boot.catalog", "/boot/grub/i386-pc/eltorito.img"],
     );
 }

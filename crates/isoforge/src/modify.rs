@@ -284,6 +284,9 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
     // Files by their first block, to find the boot images and catalog.
     let mut by_lba: HashMap<u32, FileAt> = HashMap::new();
     let mut catalog = None;
+    // Where the tree's data ends: partitions past it hold no files and
+    // are carried over as appended partitions.
+    let mut tree_end = 0u64;
     import_tree(
         &img,
         &src,
@@ -292,49 +295,13 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
         catalog_lba,
         &mut catalog,
         &mut by_lba,
+        &mut tree_end,
     )?;
     let catalog_path = catalog.as_ref().map(|c| c.0.clone());
-    // El Torito entries follow their files.
     let mut boot = BootConfig::default();
-    let mut boot_runs: Vec<Option<Vec<(u64, u64)>>> = Vec::new();
-    if let Some(et) = &et {
-        match &catalog {
-            Some((p, meta, iso, joliet)) => {
-                boot.catalog_path = p.clone();
-                boot.catalog_meta = Some(*meta);
-                boot.catalog_ids = Some((iso.clone(), joliet.clone()));
-            }
-            None => boot.catalog_hidden = true,
-        }
-        for bi in &et.images {
-            let Some((path, _, runs)) = by_lba.get(&bi.lba) else {
-                losses.lose(format!(
-                    "boot image {} (block {}) is not a file in the tree",
-                    bi.number, bi.lba
-                ))?;
-                continue;
-            };
-            let Some(em) = emulation(bi.emulation_type) else {
-                losses.lose(format!(
-                    "boot image {} has an unknown emulation type {}",
-                    bi.number, bi.emulation_type
-                ))?;
-                continue;
-            };
-            let mut e = BootImage::new(path, Platform::from_u8(bi.platform_id));
-            e.emulation = em;
-            e.load_segment = bi.load_segment;
-            e.load_size = Some(bi.sector_count);
-            e.boot_info_table = bi.boot_info_table.is_some();
-            e.grub2_boot_info = bi.grub2_boot_info;
-            e.bootable = bi.bootable;
-            boot.images.push(e);
-            boot_runs.push(Some(runs.clone()));
-        }
-    }
     // The system area, rebuilt for the new layout.
     let sa = read_system_area(&img)?;
-    let volume_end = u64::from(info.volume_space_size) * 4;
+    let volume_end = tree_end.div_ceil(512).max(64);
     if !sa.all_zero {
         let mut raw = vec![0u8; 432];
         img.source()
@@ -346,10 +313,26 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
         // A partition offset is replayed: the partition keeps its own
         // descriptors and directories.
         boot.partition_offset = sa.partition_offset;
-        if sa.apm.is_some() {
-            losses.lose("the Apple partition map".into())?;
+        if let Some(apm) = &sa.apm {
+            // The map xorriso's -isohybrid-apm-hfsplus writes (the map and
+            // an HFS entry per UEFI boot image) is rebuilt; others are not.
+            let known = apm.partitions.iter().all(|p| {
+                (p.ptype == "Apple_partition_map")
+                    || (p.ptype == "Apple_HFS" && p.name == "EFI")
+                    || p.ptype == "Apple_Free"
+            });
+            if known && apm.block_size == 2048 {
+                boot.apm = true;
+            } else {
+                losses.lose("the Apple partition map".into())?;
+            }
         }
         if let Some(m) = &sa.mbr {
+            boot.mbr_protective = m.partitions.iter().any(|p| p.ptype == 0xee);
+            boot.mbr_force_bootable = m
+                .partitions
+                .iter()
+                .any(|p| p.status == 0x80 && p.ptype == 0 && p.start == 0 && p.blocks == 1);
             boot.disk_signature = Some(m.disk_signature);
             boot.mbr_iso_type = m.partitions.first().map(|p| p.ptype);
             boot.mbr_efi_partition = m
@@ -372,6 +355,19 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
                 }
             }
             boot.gpt_partition_guids = parts;
+            let mut names = Vec::new();
+            for p in &g.partitions {
+                let i = usize::try_from(p.number).unwrap_or(0).saturating_sub(1);
+                if i < 256 {
+                    if names.len() <= i {
+                        names.resize(i + 1, String::new());
+                    }
+                    if let Some(n) = names.get_mut(i) {
+                        *n = p.name.clone();
+                    }
+                }
+            }
+            boot.gpt_partition_names = names;
         }
         match &sa.mbr {
             Some(m) if m.isohybrid || m.grub2_mbr => boot.system_area = Some(raw),
@@ -403,7 +399,9 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
                     a.image.as_ref().and_then(|d| d.runs.first()).map(|r| r.0)
                         == Some(p.first_lba * 512)
                 });
-                if p.first_lba >= volume_end && !covered {
+                // Gap partitions (xorriso's `GapN`) only cover padding.
+                let gap = p.name.starts_with("Gap");
+                if p.first_lba >= volume_end && !covered && !gap {
                     let number = u8::try_from(p.number).unwrap_or(0);
                     if !(1..=4).contains(&number) {
                         losses.lose(format!("GPT partition {} after the volume", p.number))?;
@@ -424,6 +422,58 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
             }
         }
     }
+    // El Torito entries follow their files.
+    let mut boot_runs: Vec<Option<Vec<(u64, u64)>>> = Vec::new();
+    if let Some(et) = &et {
+        match &catalog {
+            Some((p, meta, iso, joliet)) => {
+                boot.catalog_path = p.clone();
+                boot.catalog_meta = Some(*meta);
+                boot.catalog_ids = Some((iso.clone(), joliet.clone()));
+            }
+            None => boot.catalog_hidden = true,
+        }
+        for bi in &et.images {
+            // A boot image is a file of the tree, or an appended partition.
+            let in_part = boot
+                .appended
+                .iter()
+                .find(|a| {
+                    a.image.as_ref().and_then(|d| d.runs.first()).map(|r| r.0)
+                        == Some(u64::from(bi.lba) * 2048)
+                })
+                .map(|a| a.number);
+            let found = by_lba.get(&bi.lba);
+            if found.is_none() && in_part.is_none() {
+                losses.lose(format!(
+                    "boot image {} (block {}) is not a file in the tree",
+                    bi.number, bi.lba
+                ))?;
+                continue;
+            }
+            let (path, runs) = match found {
+                Some((p, _, r)) => (p.as_str(), Some(r.clone())),
+                None => ("", None),
+            };
+            let Some(em) = emulation(bi.emulation_type) else {
+                losses.lose(format!(
+                    "boot image {} has an unknown emulation type {}",
+                    bi.number, bi.emulation_type
+                ))?;
+                continue;
+            };
+            let mut e = BootImage::new(path, Platform::from_u8(bi.platform_id));
+            e.emulation = em;
+            e.load_segment = bi.load_segment;
+            e.load_size = Some(bi.sector_count);
+            e.boot_info_table = bi.boot_info_table.is_some();
+            e.grub2_boot_info = bi.grub2_boot_info;
+            e.bootable = bi.bootable;
+            e.in_partition = in_part;
+            boot.images.push(e);
+            boot_runs.push(runs);
+        }
+    }
     // The changes.
     for p in &opts.remove {
         b.remove(p)?;
@@ -441,6 +491,10 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
     // replaced is used as it now is.
     let mut kept = Vec::new();
     for (mut e, runs) in boot.images.drain(..).zip(boot_runs) {
+        if e.in_partition.is_some() {
+            kept.push(e);
+            continue;
+        }
         match b.image_runs(&e.path) {
             None => {
                 losses.lose(format!(
@@ -499,6 +553,7 @@ fn import_tree<S: ReadAt>(
     catalog_lba: Option<u32>,
     catalog: &mut Option<CatalogFile>,
     by_lba: &mut HashMap<u32, FileAt>,
+    tree_end: &mut u64,
 ) -> Result<()> {
     let mut dirs = img.dirs(view)?;
     let root = dirs.root()?;
@@ -514,6 +569,13 @@ fn import_tree<S: ReadAt>(
         None => None,
     };
     let mut queue: Vec<(String, Entry, Option<Entry>)> = vec![("/".into(), root, jroot)];
+    // Files that share an extent are written once; files whose extents
+    // merely overlap are written each in full, so a hostile image of many
+    // overlapping files could ask for far more output than it holds.
+    let size = img.info().image_size;
+    let budget = size.saturating_mul(4).saturating_add(1 << 30);
+    let mut seen_runs: HashSet<Vec<(u64, u64)>> = HashSet::new();
+    let mut total = 0u64;
     while let Some((path, dir, jdir)) = queue.pop() {
         let kids = dirs.list(&dir)?;
         let jkids = match (&mut jdirs, &jdir) {
@@ -521,6 +583,10 @@ fn import_tree<S: ReadAt>(
             _ => Vec::new(),
         };
         let pairs = pair_joliet(&kids, &jkids);
+        for x in kids.iter().flat_map(|e| e.extents.iter()) {
+            let end = u64::from(x.lba) * 2048 + u64::from(x.len);
+            *tree_end = (*tree_end).max(end);
+        }
         for (e, j) in kids.iter().zip(pairs) {
             let p = join(&path, &e.name);
             let meta = meta_of(e);
@@ -547,6 +613,18 @@ fn import_tree<S: ReadAt>(
                 }
                 FileType::File => {
                     let runs = crate::read::file::ranges(img, e)?;
+                    if seen_runs.insert(runs.clone()) {
+                        total = total.saturating_add(runs.iter().map(|r| r.1).sum());
+                        if total > budget {
+                            return Err(Error::corrupt(
+                                "directory record",
+                                e.record_offset,
+                                format!(
+                                    "{p}: the files' extents overlap so that copying them would write over {budget} bytes from a {size}-byte image"
+                                ),
+                            ));
+                        }
+                    }
                     let data = ImageData::new(src.clone(), runs.clone());
                     let link = (e.nlink > 1).then_some(e.ino).flatten().map(u64::from);
                     let id = b.add_image_file(&p, data, meta, e.zisofs, link)?;
@@ -571,6 +649,7 @@ fn import_tree<S: ReadAt>(
             let iso = recorded_id(img, e.record_offset);
             let joliet = j.and_then(|j| recorded_id(img, j.record_offset));
             b.set_fixed_ids(id, iso, joliet);
+            b.set_hidden(id, e.hidden, j.is_some_and(|j| j.hidden));
         }
     }
     Ok(())

@@ -110,6 +110,10 @@ pub struct Args {
     /// A GPT, with an EFI System Partition for the UEFI boot image.
     #[arg(long, help_heading = "Hybrid")]
     pub gpt: bool,
+    /// An Apple partition map with an HFS entry for each UEFI boot image (as
+    /// xorriso's -isohybrid-apm-hfsplus), for Macs booting from USB.
+    #[arg(long, help_heading = "Hybrid")]
+    pub apm: bool,
     /// Start of the partition over the volume, in 2048-byte blocks (0, or 16
     /// and more); with a non-zero offset the partition holds a second set of
     /// volume descriptors and directories, so it reads as an image of its own.
@@ -234,6 +238,7 @@ fn boot_config(a: &Args) -> anyhow::Result<BootConfig> {
     }
     cfg.hybrid_mbr = a.hybrid_mbr;
     cfg.gpt = a.gpt;
+    cfg.apm = a.apm;
     for s in &a.append_partition {
         cfg.appended.push(parse_append(s)?);
     }
@@ -350,7 +355,9 @@ pub fn write_image(
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     plan.write_to_file(tmp.as_file(), &|n| bar.inc(n))
         .with_context(|| format!("writing {}", target.display()))?;
-    tmp.as_file().sync_all()?;
+    // Like cp and tar, the image is not forced to disk here: the rename
+    // makes it appear complete or not at all to other programs, and a
+    // flush of gigabytes would double the time of a copy-speed remaster.
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))?;
     tmp.persist(target)

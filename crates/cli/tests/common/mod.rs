@@ -70,6 +70,46 @@ pub fn isoforge_ok(args: &[&str]) -> Output {
     run(Command::new(bin()).args(args))
 }
 
+/// `isoforge modify ORIG -o OUT --add ISO=HOST --rm RM`.
+pub fn remaster_add_rm(orig: &Path, out: &Path, add: (&str, &Path), rm: &str) {
+    isoforge_ok(&[
+        "modify",
+        orig.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--add",
+        &format!("{}={}", add.0, add.1.display()),
+        "--rm",
+        rm,
+    ]);
+}
+
+/// A file for remasters to add, written into `dir`.
+pub fn autoinstall_yaml(dir: &Path) -> PathBuf {
+    let p = dir.join("autoinstall.yaml");
+    fs::write(&p, b"#cloud-config\nautoinstall: {version: 1}\n").unwrap();
+    p
+}
+
+/// `isoforge diff --ignore-layout ORIG OUT` reports differences (exit 1)
+/// in exactly one line per entry of `changes`, which starts with it (such
+/// as `+ /added` or `- /removed`).
+pub fn assert_diff_lists(orig: &Path, out: &Path, changes: &[&str]) {
+    let d = isoforge(&[
+        "diff",
+        "--ignore-layout",
+        orig.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&d.stdout);
+    assert_eq!(d.status.code(), Some(1), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), changes.len(), "{text}");
+    for c in changes {
+        assert!(lines.iter().any(|l| l.starts_with(c)), "{c}: {text}");
+    }
+}
+
 /// One node of a tree, as compared between the source and an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
@@ -605,4 +645,31 @@ pub fn check_bsdtar_reads(
         .arg("-C")
         .arg(out));
     assert_same(&format!("bsdtar {what}"), expected, &snapshot(out), c);
+}
+
+/// PATH with the sbin directories added, where mkfs.vfat, fsck.fat, fdisk,
+/// sfdisk and sgdisk live.
+pub fn sbin_path() -> String {
+    format!(
+        "{}:/usr/sbin:/sbin",
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// A command for a tool that may live in sbin.
+pub fn tool(name: &str) -> Command {
+    let mut c = Command::new(name);
+    c.env("PATH", sbin_path());
+    c
+}
+
+/// Whether a tool is on PATH or in sbin (skip rules of [`have`]).
+pub fn have_tool(name: &str) -> bool {
+    let found = tool("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    // When missing, `have` skips or fails under ISOFORGE_REQUIRE_ORACLES.
+    found || have(name)
 }

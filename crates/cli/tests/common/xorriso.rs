@@ -29,6 +29,48 @@ pub fn xorriso_report(img: &Path) -> BTreeMap<String, Vec<Vec<String>>> {
     m
 }
 
+/// xorriso's boot report with block addresses, sizes and GUIDs replaced by
+/// `#`: what is left is the boot setup (platforms, emulation, load sizes,
+/// options, paths, partition types, names and flags, summary).
+pub fn boot_setup(img: &Path) -> Vec<String> {
+    let out = run(Command::new("xorriso").arg("-indev").arg(img).args([
+        "-report_el_torito",
+        "plain",
+        "-report_system_area",
+        "plain",
+    ]));
+    // Per report key, which whitespace-separated fields (0-based) are
+    // addresses or sizes.
+    let layout: BTreeMap<&str, &[usize]> = BTreeMap::from([
+        ("El Torito catalog", &[0usize, 1][..]),
+        ("El Torito boot img", &[7][..]),
+        ("ISO image size/512", &[0][..]),
+        ("MBR partition", &[3, 4][..]),
+        ("GPT disk GUID", &[0][..]),
+        ("GPT partition GUID", &[1][..]),
+        ("GPT lba range", &[0, 1, 2][..]),
+        ("GPT start and size", &[1, 2][..]),
+        ("APM start and size", &[1, 2][..]),
+    ]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            let k = k.trim();
+            if k == "Media summary" || k == "Media current" || k == "Drive current" {
+                return None;
+            }
+            let mut f: Vec<String> = v.split_whitespace().map(str::to_string).collect();
+            for &i in layout.get(k).copied().unwrap_or_default() {
+                if let Some(x) = f.get_mut(i) {
+                    *x = "#".into();
+                }
+            }
+            Some(format!("{k}: {}", f.join(" ")))
+        })
+        .collect()
+}
+
 pub fn num(s: &str) -> u64 {
     s.strip_prefix("0x").map_or_else(
         || s.parse().unwrap(),

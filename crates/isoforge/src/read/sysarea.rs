@@ -238,7 +238,7 @@ pub fn read_system_area<S: ReadAt>(img: &Image<S>) -> Result<SystemArea> {
         Ok((m, _)) if m.has_signature() => Some(m),
         _ => None,
     };
-    let partition_offset = match &mbr {
+    let mut partition_offset = match &mbr {
         Some(m) => detect_partition_offset(img, m)?,
         None => 0,
     };
@@ -256,6 +256,18 @@ pub fn read_system_area<S: ReadAt>(img: &Image<S>) -> Result<SystemArea> {
         }
     }
 
+    // Behind a protective MBR, the partition with the second superblock
+    // set is a GPT entry.
+    if partition_offset == 0 {
+        if let Some(g) = &gpt {
+            for p in g.partitions.iter().filter(|p| p.first_lba >= 64) {
+                partition_offset = offset_at(img, p.first_lba)?;
+                if partition_offset != 0 {
+                    break;
+                }
+            }
+        }
+    }
     let apm = match parse_apm(&area, MAX_APM_ENTRIES) {
         Ok(Some(a)) => Some(ApmReport {
             block_size: a.block_size,
@@ -328,10 +340,18 @@ fn detect_partition_offset<S: ReadAt>(img: &Image<S>, m: &Mbr) -> Result<u32> {
     let Some(p) = m.partitions.first().filter(|p| !p.is_empty()) else {
         return Ok(0);
     };
-    if p.start_lba == 0 || p.start_lba % 4 != 0 {
+    offset_at(img, u64::from(p.start_lba))
+}
+
+/// The partition offset if a partition starting at 512-byte block `start`
+/// holds a second superblock set, else 0.
+fn offset_at<S: ReadAt>(img: &Image<S>, start: u64) -> Result<u32> {
+    if start == 0 || !start.is_multiple_of(4) {
         return Ok(0);
     }
-    let blocks = p.start_lba / 4;
+    let Ok(blocks) = u32::try_from(start / 4) else {
+        return Ok(0);
+    };
     let Some(off) = u64::from(blocks)
         .checked_add(16)
         .and_then(|b| b.checked_mul(SECTOR as u64))

@@ -15,10 +15,10 @@
 use std::sync::mpsc;
 use std::sync::Arc;
 
-use md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 
+use super::md5::Md5;
 use super::md5_tag::{CheckPlan, TagSink};
 use super::{Algo, Check};
 use crate::error::{Error, Result};

@@ -35,9 +35,8 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
-use md5::{Digest, Md5};
-
 use super::digest::{run_pass, Sink};
+use super::md5::Md5;
 use super::Check;
 use crate::error::{Error, Result};
 use crate::source::ReadAt;

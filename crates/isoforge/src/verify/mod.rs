@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::source::ReadAt;
 
 pub mod digest;
+mod md5;
 pub mod md5_tag;
 pub mod sig;
 pub mod sums;

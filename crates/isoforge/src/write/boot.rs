@@ -18,7 +18,7 @@ use isoforge_format::SECTOR;
 use sha2::{Digest, Sha256};
 
 use super::builder::{FileSource, ImageData, Kind, Node, NodeId};
-use super::plan::Plan;
+use super::plan::{Plan, PAD_BLOCKS};
 use crate::error::{Error, Result};
 
 /// Bytes of the system area: the 16 blocks before the volume descriptors.
@@ -29,11 +29,10 @@ const HEADS: u8 = 64;
 const SECTORS: u8 = 32;
 /// 512-byte blocks per cylinder.
 const CYLINDER: u64 = HEADS as u64 * SECTORS as u64;
-/// GPT partition entries, as xorriso writes them: the array fills 512-byte
-/// blocks 2 to 63, so the first usable block is 64.
-const GPT_ENTRIES: u32 = 248;
-/// 512-byte blocks of the GPT entry array.
-const GPT_ARRAY_BLOCKS: u64 = GPT_ENTRIES as u64 * 128 / 512;
+/// The GPT entry array ends, as xorriso writes it, where 512-byte block 64,
+/// the first usable block, begins; it starts at block 2, or after an Apple
+/// partition map.
+const GPT_FIRST_USABLE: u64 = 64;
 /// GPT attributes of partitions over ISO data: read-only (bit 60) and
 /// required by the platform (bit 0).
 const GPT_RO_REQUIRED: u64 = 0x1000_0000_0000_0001;
@@ -83,6 +82,9 @@ pub struct BootImage {
     pub grub2_boot_info: bool,
     /// Mark the entry bootable.
     pub bootable: bool,
+    /// The boot image is appended partition N (see
+    /// [`BootConfig::appended`]) rather than the file at `path`.
+    pub in_partition: Option<u8>,
 }
 
 impl BootImage {
@@ -97,6 +99,7 @@ impl BootImage {
             boot_info_table: false,
             grub2_boot_info: false,
             bootable: true,
+            in_partition: None,
         }
     }
 }
@@ -143,6 +146,9 @@ pub struct BootConfig {
     pub hybrid_mbr: bool,
     /// Write a GPT.
     pub gpt: bool,
+    /// Write an Apple partition map with an HFS entry for each UEFI boot
+    /// image, as xorriso's `-isohybrid-apm-hfsplus` does.
+    pub apm: bool,
     /// Files appended after the volume as partitions.
     pub appended: Vec<AppendedPartition>,
     /// Attributes of a visible catalog (default: the root's, read-only).
@@ -165,6 +171,15 @@ pub struct BootConfig {
     /// GPT partition GUIDs by entry number - 1 (default: derived from the
     /// disk GUID's seed).
     pub gpt_partition_guids: Vec<[u8; 16]>,
+    /// GPT partition names by entry number - 1 (default: xorriso's names).
+    pub gpt_partition_names: Vec<String>,
+    /// With a boot code template and a GPT, write a protective MBR (0xee)
+    /// rather than partitions over the image, as GRUB2 hybrids with
+    /// `--protective-msdos-label` and appended GPT partitions have.
+    pub mbr_protective: bool,
+    /// Add a bootable dummy MBR partition (block 0, one block) when no MBR
+    /// partition is marked bootable, for BIOSes that insist on one.
+    pub mbr_force_bootable: bool,
     /// Start of the first MBR partition in 2048-byte blocks: 0, or 16 and
     /// more. A non-zero offset P gives the image a second set of volume
     /// descriptors at block P + 16, with path tables and directories of its
@@ -182,6 +197,7 @@ impl Default for BootConfig {
             system_area: None,
             hybrid_mbr: false,
             gpt: false,
+            apm: false,
             appended: Vec::new(),
             catalog_meta: None,
             catalog_ids: None,
@@ -190,6 +206,9 @@ impl Default for BootConfig {
             disk_signature: None,
             gpt_disk_guid: None,
             gpt_partition_guids: Vec::new(),
+            gpt_partition_names: Vec::new(),
+            mbr_protective: false,
+            mbr_force_bootable: false,
             efi_dir: None,
             partition_offset: 0,
         }
@@ -203,6 +222,7 @@ impl BootConfig {
             || self.system_area.is_some()
             || self.hybrid_mbr
             || self.gpt
+            || self.apm
             || !self.appended.is_empty()
             || self.partition_offset != 0
     }
@@ -291,6 +311,9 @@ impl BootPlan {
             + self.tail_end.len() as u64
     }
 }
+
+/// The node of a boot image that is not a file of the tree.
+const NOT_IN_TREE: NodeId = NodeId::MAX;
 
 /// A resolved boot entry.
 struct Resolved<'a> {
@@ -403,8 +426,7 @@ fn gpt_entry(
 fn gpt_header(
     guids: &Guids<'_>,
     array: &[u8],
-    my_lba: u64,
-    alternate: u64,
+    (my_lba, alternate): (u64, u64),
     entries_lba: u64,
     last_usable: u64,
 ) -> Vec<u8> {
@@ -417,11 +439,11 @@ fn gpt_header(
         reserved: 0,
         my_lba,
         alternate_lba: alternate,
-        first_usable_lba: 2 + GPT_ARRAY_BLOCKS,
+        first_usable_lba: GPT_FIRST_USABLE,
         last_usable_lba: last_usable,
         disk_guid: guids.disk(),
         entries_lba,
-        num_entries: GPT_ENTRIES,
+        num_entries: u32::try_from(array.len() / 128).unwrap_or(0),
         entry_size: 128,
         entries_crc32: gpt::entries_crc(array),
     }
@@ -434,6 +456,16 @@ impl Plan {
     fn resolve<'c>(&self, cfg: &'c BootConfig) -> Result<Vec<Resolved<'c>>> {
         let mut out = Vec::new();
         for spec in &cfg.images {
+            if spec.in_partition.is_some() {
+                // Placed with the appended partitions.
+                out.push(Resolved {
+                    spec,
+                    node: NOT_IN_TREE,
+                    lba: 0,
+                    size: 0,
+                });
+                continue;
+            }
             let node = self.b.lookup(&spec.path).ok_or_else(|| {
                 bad(format!(
                     "boot image {} is not in the image; add the file to the tree first",
@@ -579,6 +611,12 @@ impl Plan {
         if !s.boot_info_table && !s.grub2_boot_info {
             return Ok(None);
         }
+        if r.node == NOT_IN_TREE {
+            return Err(bad(format!(
+                "the boot image in appended partition {:?} cannot carry boot information",
+                s.in_partition
+            )));
+        }
         let min = if s.grub2_boot_info {
             eltorito::GRUB2_BOOT_INFO_OFFSET + 8
         } else {
@@ -698,27 +736,17 @@ impl Plan {
         if !cfg.is_active() {
             return Ok(());
         }
-        let images = self.resolve(&cfg)?;
-        let mut bp = BootPlan {
-            catalog: self.catalog(&images)?,
-            ..BootPlan::default()
-        };
-        for r in &images {
-            if let Some(p) = self.patch(r)? {
-                bp.patches.insert(r.node, p);
-            }
-        }
+        let mut images = self.resolve(&cfg)?;
+        let mut bp = BootPlan::default();
         let seed = self.seed(&images)?;
         let guids = Guids {
             seed,
             disk: cfg.gpt_disk_guid,
             parts: &cfg.gpt_partition_guids,
         };
-        let bios = images.iter().find(|r| r.spec.platform == Platform::X86);
-        let efi: Vec<&Resolved<'_>> = images
+        let bios = images
             .iter()
-            .filter(|r| r.spec.platform == Platform::Efi)
-            .collect();
+            .find(|r| r.spec.platform == Platform::X86 && r.node != NOT_IN_TREE);
         // The system area template, patched for the boot image.
         let mut sa = vec![0u8; SYSTEM_AREA];
         let mut mode = MbrMode::None;
@@ -757,7 +785,7 @@ impl Plan {
         // Volume size: whole cylinders under an MBR partition over the ISO,
         // so the partition ends on a cylinder boundary (as isohybrid does).
         let mut vol512 = u64::from(self.total_blocks) * 4;
-        if mode == MbrMode::Isohybrid || cfg.hybrid_mbr {
+        if (mode == MbrMode::Isohybrid || cfg.hybrid_mbr) && !cfg.mbr_protective {
             vol512 = vol512.div_ceil(CYLINDER) * CYLINDER;
             self.total_blocks = u32::try_from(vol512 / 4)
                 .map_err(|_| bad("the image would exceed 8 TiB".into()))?;
@@ -786,12 +814,56 @@ impl Plan {
             }
             let blocks = size.div_ceil(SECTOR as u64);
             appended.push((a.number, a.mbr_type, end512, blocks * 4));
+            for r in images
+                .iter_mut()
+                .filter(|r| r.spec.in_partition == Some(a.number))
+            {
+                r.lba = u32::try_from(end512 / 4)
+                    .map_err(|_| bad("the image would exceed 8 TiB".into()))?;
+                r.size = size;
+            }
             bp.tail.push(Tail::File { src, size, blocks });
             end512 += blocks * 4;
         }
-        let gpt_blocks = 1 + GPT_ARRAY_BLOCKS;
+        if let Some(r) = images.iter().find(|r| r.node == NOT_IN_TREE && r.size == 0) {
+            return Err(bad(format!(
+                "boot entry for appended partition {:?}: there is no such partition",
+                r.spec.in_partition
+            )));
+        }
+        bp.catalog = self.catalog(&images)?;
+        for r in &images {
+            if let Some(p) = self.patch(r)? {
+                bp.patches.insert(r.node, p);
+            }
+        }
+        // UEFI boot images in the tree get partitions of their own; those
+        // that are appended partitions are partitions already.
+        let efi: Vec<&Resolved<'_>> = images
+            .iter()
+            .filter(|r| r.spec.platform == Platform::Efi && r.node != NOT_IN_TREE)
+            .collect();
+        // An Apple partition map (block size 2048) takes 2048-byte blocks
+        // 1 and on: one entry for the map and one per UEFI boot image.
+        let apm_entries = if cfg.apm { 1 + efi.len() as u64 } else { 0 };
+        let array_lba = if cfg.apm { 4 * (1 + apm_entries) } else { 2 };
+        if array_lba + 4 > GPT_FIRST_USABLE {
+            return Err(bad(format!(
+                "{} UEFI boot images do not fit an Apple partition map and a GPT in the system area",
+                efi.len()
+            )));
+        }
+        let array_blocks = GPT_FIRST_USABLE - array_lba;
+        let gpt_blocks = 1 + array_blocks;
+        // After appended partitions listed in a GPT: padding (a gap
+        // partition, as in xorriso's layouts), then the backup GPT.
+        let tail_pad = if cfg.gpt && !appended.is_empty() {
+            4 * u64::from(PAD_BLOCKS)
+        } else {
+            0
+        };
         let total512 = if cfg.gpt && !appended.is_empty() {
-            (end512 + gpt_blocks).div_ceil(4) * 4
+            (end512 + tail_pad + gpt_blocks).div_ceil(4) * 4
         } else {
             end512
         };
@@ -807,6 +879,11 @@ impl Plan {
         let mut table = [MbrPartition::default(); 4];
         let mut mbr_used = false;
         match mode {
+            // A protective MBR before a GPT, whatever boot code it carries.
+            _ if cfg.mbr_protective && cfg.gpt => {
+                table[0] = mbr_partition(0, 0xee, 1, total512 - 1);
+                mbr_used = true;
+            }
             // GRUB2's protective label: one bootable partition of type 0xcd
             // from block 1, or from the partition offset.
             MbrMode::Grub2 => {
@@ -842,12 +919,18 @@ impl Plan {
         }
         // Appended partitions are MBR partitions unless the MBR only
         // protects a GPT, which then lists them.
-        let protective = mode == MbrMode::None && !cfg.hybrid_mbr && cfg.gpt;
+        let protective = (mode == MbrMode::None && !cfg.hybrid_mbr && cfg.gpt)
+            || (cfg.mbr_protective && cfg.gpt);
         for &(n, ty, start, len) in appended.iter().filter(|_| !protective) {
             if let Some(slot) = table.get_mut(usize::from(n) - 1) {
                 *slot = mbr_partition(0, ty, start, len);
             }
             mbr_used = true;
+        }
+        if mbr_used && cfg.mbr_force_bootable && !table.iter().any(|p| p.status == 0x80) {
+            if let Some(slot) = table.iter_mut().find(|p| p.is_empty()) {
+                *slot = mbr_partition(0x80, 0, 0, 1);
+            }
         }
         if mbr_used {
             let mut boot_code = [0u8; 440];
@@ -875,13 +958,13 @@ impl Plan {
                 ));
             }
             let backup_header = total512 - 1;
-            let backup_array = backup_header - GPT_ARRAY_BLOCKS;
+            let backup_array = backup_header - array_blocks;
             let last_usable = backup_array - 1;
             // Entries other than the appended partitions, numbered around
             // the slots those ask for.
             let mut others: Vec<(Guid, u64, u64, String)> = Vec::new();
-            let first_usable = 2 + GPT_ARRAY_BLOCKS;
-            if mode != MbrMode::None || cfg.hybrid_mbr {
+            let first_usable = GPT_FIRST_USABLE;
+            if (mode != MbrMode::None || cfg.hybrid_mbr) && !cfg.mbr_protective {
                 // The ISOHybrid entry mirrors MBR partition 1: from block 0
                 // (over the GPT itself), or from the partition offset. The
                 // blocks between the GPT and an offset past it become a gap
@@ -892,7 +975,9 @@ impl Plan {
                 others.push((
                     BASIC_DATA,
                     part_start,
-                    (vol512 - 1).min(last_usable - 1),
+                    // Up to the 2048-byte block boundary before the backup
+                    // entry array.
+                    (vol512.min(backup_array / 4 * 4)) - 1,
                     "ISOHybrid".into(),
                 ));
                 for (i, e) in efi.iter().enumerate() {
@@ -937,15 +1022,32 @@ impl Plan {
                 }
                 if iso_end > cur {
                     others.push((BASIC_DATA, cur, iso_end - 1, format!("Gap{gaps}")));
+                    gaps += 1;
+                }
+                // The padding after appended partitions.
+                let after = appended.iter().map(|a| a.2 + a.3).max().unwrap_or(0);
+                // Like xorriso, the last gap leaves the last usable block free.
+                if !appended.is_empty() && last_usable > after {
+                    others.push((BASIC_DATA, after, last_usable - 1, format!("Gap{gaps}")));
                 }
             }
             let reserved: Vec<u8> = appended.iter().map(|a| a.0).collect();
             let mut entries: Vec<(u8, GptEntry)> = Vec::new();
             let mut next = 1u8;
+            // Names kept from an image being remastered win.
+            let name_of = |n: u8, default: &str| -> String {
+                usize::from(n)
+                    .checked_sub(1)
+                    .and_then(|i| cfg.gpt_partition_names.get(i))
+                    .filter(|s| !s.is_empty())
+                    .cloned()
+                    .unwrap_or_else(|| default.to_string())
+            };
             for (ty, first, last, name) in others {
                 while reserved.contains(&next) {
                     next += 1;
                 }
+                let name = name_of(next, &name);
                 entries.push((
                     next,
                     gpt_entry(&guids, next, ty, first, last, GPT_RO_REQUIRED, &name),
@@ -971,7 +1073,7 @@ impl Plan {
                     ),
                 ));
             }
-            let mut array = vec![0u8; GPT_ENTRIES as usize * 128];
+            let mut array = vec![0u8; array_blocks as usize * 4 * 128];
             for (n, e) in &entries {
                 let mut b = Vec::with_capacity(128);
                 e.encode(&mut b);
@@ -980,12 +1082,19 @@ impl Plan {
                     dst.copy_from_slice(&b);
                 }
             }
-            let primary = gpt_header(&guids, &array, 1, backup_header, 2, last_usable);
-            let backup = gpt_header(&guids, &array, backup_header, 1, backup_array, last_usable);
+            let primary = gpt_header(&guids, &array, (1, backup_header), array_lba, last_usable);
+            let backup = gpt_header(
+                &guids,
+                &array,
+                (backup_header, 1),
+                backup_array,
+                last_usable,
+            );
             if let Some(dst) = sa.get_mut(512..1024) {
                 dst.copy_from_slice(&primary);
             }
-            if let Some(dst) = sa.get_mut(1024..1024 + array.len()) {
+            let at = array_lba as usize * 512;
+            if let Some(dst) = sa.get_mut(at..at + array.len()) {
                 dst.copy_from_slice(&array);
             }
             let mut tail = array;
@@ -996,12 +1105,64 @@ impl Plan {
                 bp.tail_end = tail;
             }
         }
+        if cfg.apm {
+            let mut entries = vec![apm_entry(
+                apm_entries,
+                (1, apm_entries),
+                "Apple",
+                "Apple_partition_map",
+                3,
+            )];
+            for e in &efi {
+                let blocks = e.size.div_ceil(SECTOR as u64);
+                entries.push(apm_entry(
+                    apm_entries,
+                    (u64::from(e.lba), blocks),
+                    "EFI",
+                    "Apple_HFS",
+                    0x4000_0013,
+                ));
+            }
+            for (i, e) in entries.iter().enumerate() {
+                let at = (i + 1) * SECTOR;
+                if let Some(dst) = sa.get_mut(at..at + e.len()) {
+                    dst.copy_from_slice(e);
+                }
+            }
+            // The driver descriptor map: signature "ER" and the block size,
+            // over the MBR code's first bytes (isohybrid MBRs start with
+            // instructions that "ER" and a block size of 2048 keep harmless).
+            if let Some(dst) = sa.get_mut(..6) {
+                dst.copy_from_slice(&[b'E', b'R', 0x08, 0x00, 0, 0]);
+            }
+        }
         if sa.iter().any(|&b| b != 0) {
             bp.system_area = Some(sa);
         }
         self.boot = Some(bp);
         Ok(())
     }
+}
+
+/// One Apple partition map entry (block size 2048): `map` entries in all,
+/// (start, count) in 2048-byte blocks, name, type and status.
+fn apm_entry(map: u64, (start, count): (u64, u64), name: &str, ty: &str, status: u32) -> Vec<u8> {
+    let be32 = |v: u64| u32::try_from(v).unwrap_or(u32::MAX).to_be_bytes();
+    let mut e = vec![0u8; 512];
+    let mut put = |at: usize, b: &[u8]| {
+        if let Some(dst) = e.get_mut(at..at + b.len()) {
+            dst.copy_from_slice(b);
+        }
+    };
+    put(0, b"PM");
+    put(4, &be32(map));
+    put(8, &be32(start));
+    put(12, &be32(count));
+    put(16, name.as_bytes().get(..31).unwrap_or(name.as_bytes()));
+    put(48, ty.as_bytes().get(..31).unwrap_or(ty.as_bytes()));
+    put(84, &be32(count));
+    put(88, &status.to_be_bytes());
+    e
 }
 
 /// What kind of MBR the system area holds.

@@ -244,6 +244,8 @@ pub(crate) struct FixedIds {
     pub iso: Option<Vec<u8>>,
     /// Joliet file identifier (UCS-2BE), as recorded.
     pub joliet: Option<Vec<u8>>,
+    /// The hidden (existence) flag in the ISO 9660 and Joliet records.
+    pub hidden: (bool, bool),
 }
 
 /// Where a file's data comes from, as the tree keeps it: a host file of a
@@ -548,7 +550,22 @@ impl Builder {
         joliet: Option<Vec<u8>>,
     ) {
         if id < self.nodes.len() {
-            self.fixed.insert(id, FixedIds { iso, joliet });
+            self.fixed.insert(
+                id,
+                FixedIds {
+                    iso,
+                    joliet,
+                    hidden: (false, false),
+                },
+            );
+        }
+    }
+
+    /// Keeps the hidden (existence) flag of a node read from an image, in
+    /// the ISO 9660 and the Joliet tree.
+    pub(crate) fn set_hidden(&mut self, id: NodeId, iso: bool, joliet: bool) {
+        if let Some(f) = self.fixed.get_mut(&id) {
+            f.hidden = (iso, joliet);
         }
     }
 

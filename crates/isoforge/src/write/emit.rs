@@ -49,60 +49,15 @@ enum Out<'a> {
 struct SparseFile<'a> {
     f: &'a File,
     pos: u64,
-    /// Where `pos` was when last sent to `writeback`.
-    flushed: u64,
-    /// Told how far the file is written, now and then (see [`writeback`]).
-    writeback: std::sync::mpsc::Sender<u64>,
 }
-
-/// Bytes written between requests to start writing them to disk.
-const WRITEBACK_STEP: u64 = 64 << 20;
 
 impl SparseFile<'_> {
     /// Copies `len` bytes at `off` of `src` here, in the kernel, skipping
     /// holes.
     fn copy_from(&mut self, src: &File, off: u64, len: u64) -> std::io::Result<()> {
-        let mut done = 0u64;
-        while done < len {
-            let n = (len - done).min(WRITEBACK_STEP);
-            crate::fsutil::copy_range_sparse(src, off + done, n, self.f, self.pos)?;
-            self.pos += n;
-            done += n;
-            self.start_writeback();
-        }
+        crate::fsutil::copy_range_sparse(src, off, len, self.f, self.pos)?;
+        self.pos += len;
         Ok(())
-    }
-
-    /// Tells the writeback thread how far the file is written, a step at a
-    /// time.
-    fn start_writeback(&mut self) {
-        if self.pos - self.flushed >= WRITEBACK_STEP {
-            // Without the thread, only the early writeback is lost.
-            let _ = self.writeback.send(self.pos);
-            self.flushed = self.pos;
-        }
-    }
-}
-
-/// Has the kernel write the first bytes of `f` to disk, up to each position
-/// received, while the rest of the image is being written: the sync at the
-/// end then has little left to wait for, and a large image's dirty pages do
-/// not pile up until the kernel throttles the writer. `fadvise` with
-/// DONTNEED starts the writeback and drops the pages already written back
-/// from the cache (the data is unchanged). It waits for the disk queue, so
-/// it runs on a thread of its own.
-fn writeback(f: &File, written: &std::sync::mpsc::Receiver<u64>) {
-    while let Ok(mut pos) = written.recv() {
-        // Catch up with all that was written meanwhile.
-        while let Ok(p) = written.try_recv() {
-            pos = p;
-        }
-        let _ = rustix::fs::fadvise(
-            f,
-            0,
-            std::num::NonZeroU64::new(pos),
-            rustix::fs::Advice::DontNeed,
-        );
     }
 }
 
@@ -131,7 +86,6 @@ impl Write for SparseFile<'_> {
                 .write_all_at(buf.get(s..e).unwrap_or_default(), self.pos + s as u64)?;
         }
         self.pos += buf.len() as u64;
-        self.start_writeback();
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -396,28 +350,19 @@ impl Plan {
     /// are left as holes. The file is set to the image's length.
     pub fn write_to_file(&self, f: &File, progress: &dyn Fn(u64)) -> Result<WriteSummary> {
         // Skipped zero runs must read as zeros: start from an empty file.
-        f.set_len(0)?;
-        let (tx, written) = std::sync::mpsc::channel();
+        // A file that is empty already is left alone: on ext4, truncating
+        // to zero marks the file so that closing it flushes all its data
+        // to disk (a safeguard for programs that rewrite files in place).
+        if f.metadata()?.len() != 0 {
+            f.set_len(0)?;
+        }
         // Batches of small files read ahead are as large as the buffer, and so
         // go out without a copy into it.
         let out = Out::File(BufWriter::with_capacity(
             readahead::BATCH,
-            SparseFile {
-                f,
-                pos: 0,
-                flushed: 0,
-                writeback: tx,
-            },
+            SparseFile { f, pos: 0 },
         ));
-        let s = std::thread::scope(|scope| {
-            // Without the thread the image is only written back later.
-            let _ = std::thread::Builder::new()
-                .name("isoforge-writeback".into())
-                .spawn_scoped(scope, move || writeback(f, &written));
-            // The sender goes with the output, which ends the writeback
-            // thread when it is dropped.
-            self.write_out(out, progress)
-        })?;
+        let s = self.write_out(out, progress)?;
         f.set_len(self.image_len())?;
         Ok(s)
     }

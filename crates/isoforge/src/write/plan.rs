@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 pub(crate) const SECTION: u64 = 0xFFFF_F800;
 /// Blocks of padding after the data, as mkisofs and xorriso add, so that
 /// drives reading ahead past the last file do not fail.
-const PAD_BLOCKS: u32 = 150;
+pub(crate) const PAD_BLOCKS: u32 = 150;
 /// Deepest directory level (the root is level 1) in a plain ECMA-119 tree.
 const MAX_LEVEL: usize = 8;
 
@@ -1260,6 +1260,11 @@ impl Plan {
             let date = rr::dir_time(n.meta.mtime);
             let slot = i + 2;
             buf.su.clear();
+            // The existence flag of files kept hidden in an image read in.
+            let hide = match self.b.fixed.get(&id) {
+                Some(f) if (if t.joliet { f.hidden.1 } else { f.hidden.0 }) => FileFlags::HIDDEN,
+                _ => 0,
+            };
             match (s, &n.kind) {
                 (Slot::Placeholder(_), _) => {
                     let (lba, _) = self.dir_lba(t, id, set);
@@ -1270,7 +1275,7 @@ impl Plan {
                     let rec = Rec {
                         extent: lba,
                         len: 0,
-                        flags: 0,
+                        flags: hide,
                         date,
                         name: ident,
                     };
@@ -1289,7 +1294,7 @@ impl Plan {
                     let rec = Rec {
                         extent: lba,
                         len,
-                        flags: FileFlags::DIRECTORY,
+                        flags: FileFlags::DIRECTORY | hide,
                         date,
                         name: ident,
                     };
@@ -1307,7 +1312,7 @@ impl Plan {
                         let last = sec + 1 == sections;
                         let extent = lba
                             .saturating_add(u32::try_from(off / SECTOR as u64).unwrap_or(u32::MAX));
-                        let flags = if last { 0 } else { FileFlags::MULTI_EXTENT };
+                        let flags = hide | if last { 0 } else { FileFlags::MULTI_EXTENT };
                         let rec = Rec {
                             extent,
                             len: u32::try_from(len).unwrap_or(u32::MAX),
@@ -1327,7 +1332,7 @@ impl Plan {
                     let rec = Rec {
                         extent: set.data(self.empty_lba),
                         len: 0,
-                        flags: 0,
+                        flags: hide,
                         date,
                         name: ident,
                     };
