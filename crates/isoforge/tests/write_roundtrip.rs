@@ -248,3 +248,74 @@ fn hard_links_share_one_extent_and_serial_number() {
     assert_ne!(a.ino, c.ino);
     assert_ne!(a.extents, c.extents);
 }
+
+/// Bytes computed on demand: a source that is neither a file nor in memory.
+struct Pattern(u64);
+
+impl isoforge::source::ReadAt for Pattern {
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        if offset + buf.len() as u64 > self.0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = ((offset + i as u64) % 251) as u8;
+        }
+        Ok(())
+    }
+    fn size(&self) -> std::io::Result<u64> {
+        Ok(self.0)
+    }
+}
+
+#[test]
+fn files_from_readers() {
+    use isoforge::source::SeekSource;
+    let seekable: Vec<u8> = (0..70_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let mut b = Builder::new(BuildOptions::default());
+    let m = meta(1);
+    let cursor = SeekSource::new(std::io::Cursor::new(seekable.clone()));
+    b.add_file(
+        "/a/seek.bin",
+        FileSource::reader(Arc::new(cursor)).unwrap(),
+        m,
+    )
+    .unwrap();
+    let n = 3 * 1024 * 1024 + 17;
+    b.add_file(
+        "/gen.bin",
+        FileSource::reader(Arc::new(Pattern(n))).unwrap(),
+        m,
+    )
+    .unwrap();
+    let plan = b.plan().unwrap();
+    let mut out = Vec::new();
+    plan.write_to(&mut out, &|_| {}).unwrap();
+    let img = Image::open(out).unwrap();
+    let read = |p: &str| {
+        let e = img.lookup(p, View::RockRidge).unwrap();
+        let mut v = Vec::new();
+        img.open_file(&e).unwrap().copy_to(&mut v).unwrap();
+        v
+    };
+    assert!(read("/a/seek.bin") == seekable);
+    let want: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+    assert!(read("/gen.bin") == want);
+
+    // A source that shrinks after it was added fails the write.
+    let shrinking = Arc::new(std::sync::Mutex::new(Pattern(10_000)));
+    struct Shared(Arc<std::sync::Mutex<Pattern>>);
+    impl isoforge::source::ReadAt for Shared {
+        fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+            self.0.lock().unwrap().read_exact_at(offset, buf)
+        }
+        fn size(&self) -> std::io::Result<u64> {
+            self.0.lock().unwrap().size()
+        }
+    }
+    let mut b = Builder::new(BuildOptions::default());
+    let src = FileSource::reader(Arc::new(Shared(shrinking.clone()))).unwrap();
+    b.add_file("/s.bin", src, meta(2)).unwrap();
+    let plan = b.plan().unwrap();
+    shrinking.lock().unwrap().0 = 5_000;
+    assert!(plan.write_to(&mut Vec::new(), &|_| {}).is_err());
+}

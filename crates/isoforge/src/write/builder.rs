@@ -169,6 +169,18 @@ pub enum FileSource {
     Image(ImageData),
 }
 
+impl FileSource {
+    /// All bytes of a positional reader: anything that implements
+    /// [`ReadAt`], or a `Read + Seek` wrapped in
+    /// [`SeekSource`](crate::source::SeekSource). Its size is taken now and
+    /// the image holds that many bytes; a source that has become shorter by
+    /// the time the image is written fails the write.
+    pub fn reader(src: Arc<dyn ReadAt>) -> std::io::Result<FileSource> {
+        let len = src.size()?;
+        Ok(FileSource::Image(ImageData::new(src, vec![(0, len)])))
+    }
+}
+
 /// Runs of bytes in an existing image that make up one file's stored data.
 #[derive(Clone)]
 pub struct ImageData {
