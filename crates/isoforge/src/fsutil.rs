@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io;
+use std::path::Path;
 
 use rustix::fs as rfs;
 
@@ -86,4 +87,73 @@ pub(crate) fn copy_rw(
         len -= n as u64;
     }
     Ok(())
+}
+
+/// Moves the finished file at `from` to `to`. Other programs see the old file
+/// or the new one at `to`, never neither and never a part.
+///
+/// An existing regular file at `to` is exchanged with the new one
+/// (`RENAME_EXCHANGE`) and then removed from `from`, rather than renamed
+/// over: on ext4 a rename that replaces a file makes the kernel write the
+/// new file's data out at once (its `auto_da_alloc` safeguard), which for a
+/// multi-gigabyte image costs about as much as writing it did. Where the
+/// exchange is not supported, a plain rename is used.
+pub fn replace_file(from: &Path, to: &Path) -> io::Result<()> {
+    let regular = std::fs::symlink_metadata(to).is_ok_and(|m| m.file_type().is_file());
+    if regular {
+        match rfs::renameat_with(rfs::CWD, from, rfs::CWD, to, rfs::RenameFlags::EXCHANGE) {
+            Ok(()) => return std::fs::remove_file(from),
+            // Gone meanwhile, or not supported here: rename instead.
+            Err(
+                rustix::io::Errno::NOENT
+                | rustix::io::Errno::INVAL
+                | rustix::io::Errno::NOSYS
+                | rustix::io::Errno::OPNOTSUPP,
+            ) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    std::fs::rename(from, to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replace_file_replaces_and_leaves_nothing_behind() {
+        let d = tempfile::tempdir().unwrap();
+        let (tmp, dst) = (d.path().join("tmp"), d.path().join("dst"));
+        // No file there yet.
+        std::fs::write(&tmp, b"one").unwrap();
+        replace_file(&tmp, &dst).unwrap();
+        assert_eq!(std::fs::read(&dst).unwrap(), b"one");
+        assert!(!tmp.exists());
+        // A file there: replaced, and the old one gone.
+        std::fs::write(&tmp, b"two").unwrap();
+        replace_file(&tmp, &dst).unwrap();
+        assert_eq!(std::fs::read(&dst).unwrap(), b"two");
+        assert!(!tmp.exists());
+        // A symbolic link there is replaced, not followed.
+        let other = d.path().join("other");
+        std::fs::write(&other, b"keep").unwrap();
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&other, &link).unwrap();
+        std::fs::write(&tmp, b"three").unwrap();
+        replace_file(&tmp, &link).unwrap();
+        assert_eq!(std::fs::read(&other).unwrap(), b"keep");
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_file());
+        assert_eq!(std::fs::read(&link).unwrap(), b"three");
+        // A directory there is not replaced.
+        let dir = d.path().join("dir");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(&tmp, b"four").unwrap();
+        assert!(replace_file(&tmp, &dir).is_err());
+        assert!(dir.is_dir());
+        let names: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 5, "{names:?}");
+    }
 }

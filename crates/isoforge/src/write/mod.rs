@@ -13,6 +13,7 @@ pub mod plan;
 mod readahead;
 pub mod rockridge;
 
+pub use crate::fsutil::replace_file;
 pub use boot::{AppendedPartition, BootConfig, BootEmulation, BootImage};
 pub use builder::{
     BuildOptions, Builder, FileSource, ImageData, Meta, NodeId, RrVersion, Time, VolumeText,
