@@ -7,16 +7,18 @@
 //! resolved beneath it with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`,
 //! so no symbolic link, whether from the image or already in the destination,
 //! is ever followed. Names that are empty, `.`, `..`, or contain `/` or NUL are
-//! refused. Symbolic links from the image are recreated verbatim, after every
-//! file and directory, so no later entry can be written through one. Regular
-//! files are written under a temporary name and renamed into place without
-//! replacing anything (`RENAME_NOREPLACE`) unless overwriting was asked for.
+//! refused. Symbolic links from the image are recreated verbatim once
+//! everything beneath their directory is written, so no later entry can be
+//! written through one. Regular files are written under a temporary name and
+//! renamed into place without replacing anything (`RENAME_NOREPLACE`) unless
+//! overwriting was asked for. A Rock Ridge hard link is made only to a file
+//! this extraction wrote; when it cannot be, the data is written again.
 //! Device nodes, FIFOs and sockets are reported and skipped unless asked for.
 //! Set-user-ID, set-group-ID and sticky bits are dropped unless permissions
 //! are preserved by root. The total number of bytes written is capped, so
 //! images whose files share one extent many times cannot fill the disk.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
@@ -82,42 +84,132 @@ struct Item {
     entry: Entry,
 }
 
-/// Files are written in batches of this many, in parallel.
+/// Files, hard links and finished directories are handled in batches of
+/// this many; files are written in parallel.
 const BATCH: usize = 2048;
 
-/// State of the directory-by-directory extraction.
-struct Walker {
-    /// Directories still to list, with their destination paths.
-    stack: Vec<(Entry, String)>,
-    /// Rock Ridge hard-link groups: key -> destination path of the first.
-    first_link: HashMap<(u8, u64), String>,
-    /// (first, later) hard links to make once files exist.
-    links: Vec<(String, Item)>,
-    /// Symbolic links and special files, made last.
+/// A directory whose subtree has been walked. Its symbolic links and
+/// special files are made, then its mode, owner and times set, once every
+/// file beneath it is written: creating anything in a directory changes its
+/// modification time, and a read-only mode would stop the creation.
+struct Pending {
+    rel: String,
+    /// The directory's own entry (without extents); `None` when its
+    /// attributes are not restored (the destination itself).
+    entry: Option<Entry>,
+    /// Symbolic links and special files in it.
     deferred: Vec<Item>,
-    /// Directories, for modes and times at the end.
-    dirs: Vec<Item>,
+}
+
+/// A directory being walked, with the subdirectories still to walk (in
+/// reverse order, so that popping gives name order).
+struct Frame {
+    dir: Pending,
+    subdirs: Vec<(Entry, String)>,
+    /// Its regular files, queued once the directory is listed.
+    files: Vec<Item>,
+}
+
+/// How the members of a Rock Ridge hard-link group are recognised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LinkKey {
+    /// The PX file serial number.
+    Ino(u32),
+    /// The data extent: first block and length.
+    Extent(u32, u32),
+}
+
+/// Where the first name of each Rock Ridge hard-link group was written.
+/// This is what grows with the number of hard-linked files, so it is kept
+/// compact: a table of directories and one byte string of names instead of
+/// one path per group.
+#[derive(Default)]
+struct FirstLinks {
+    /// Serial number -> offset of the first name's record in `names`.
+    by_ino: HashMap<u32, u32>,
+    /// Extent -> offset of the first name's record in `names`.
+    by_extent: HashMap<(u32, u32), u32>,
+    /// Directories holding a first name, relative to the destination.
+    dirs: Vec<String>,
+    /// One record per first name: the index of its directory in `dirs`
+    /// (4 bytes, little-endian), the name, and a NUL (no name holds one).
+    names: Vec<u8>,
+}
+
+impl FirstLinks {
+    fn find(&self, key: LinkKey) -> Option<u32> {
+        match key {
+            LinkKey::Ino(i) => self.by_ino.get(&i).copied(),
+            LinkKey::Extent(lba, len) => self.by_extent.get(&(lba, len)).copied(),
+        }
+    }
+
+    /// Records `rel` as the first name of the group `key`. Past 4 GiB of
+    /// names nothing is recorded, and later names are written as copies.
+    fn insert(&mut self, key: LinkKey, rel: &str) {
+        let (dir, name) = (parent_of(rel), rel.rsplit('/').next().unwrap_or(rel));
+        let Ok(off) = u32::try_from(self.names.len()) else {
+            return;
+        };
+        let idx = match self.dirs.last() {
+            Some(last) if last == dir => self.dirs.len() - 1,
+            _ => {
+                self.dirs.push(dir.to_string());
+                self.dirs.len() - 1
+            }
+        };
+        let Ok(idx) = u32::try_from(idx) else {
+            return;
+        };
+        self.names.extend_from_slice(&idx.to_le_bytes());
+        self.names.extend_from_slice(name.as_bytes());
+        self.names.push(0);
+        match key {
+            LinkKey::Ino(i) => self.by_ino.insert(i, off),
+            LinkKey::Extent(lba, len) => self.by_extent.insert((lba, len), off),
+        };
+    }
+
+    /// The directory and name of a recorded first name.
+    fn get(&self, off: u32) -> (&str, &str) {
+        let rec = self.names.get(off as usize..).unwrap_or_default();
+        let (idx, rest) = rec.split_at_checked(4).unwrap_or_default();
+        let idx = <[u8; 4]>::try_from(idx).map_or(u32::MAX, u32::from_le_bytes);
+        let dir = self.dirs.get(idx as usize).map_or("", String::as_str);
+        let name = rest.split(|&b| b == 0).next().unwrap_or_default();
+        (dir, std::str::from_utf8(name).unwrap_or_default())
+    }
+}
+
+/// State of the directory-by-directory extraction: one walk, depth first,
+/// holding the directories on the current path, one batch of work, and the
+/// hard-link table.
+struct Walker {
+    /// The directories on the current path, innermost last.
+    stack: Vec<Frame>,
+    firsts: FirstLinks,
+    /// Later names of hard-link groups, linked once the batch is written.
+    links: Vec<(u32, Item)>,
+    /// Directories walked to the end, children before parents.
+    done: Vec<Pending>,
     /// Files to write, per destination directory.
     batch: Vec<(String, Vec<Item>)>,
     batch_files: usize,
+    /// Files, links and directories waiting for the next flush.
+    queued: usize,
 }
 
 impl Walker {
-    fn push_dir<S: ReadAt>(&mut self, walk: &mut Dirs<'_, S>, e: Entry, rel: String) -> Result<()> {
-        walk.enter(&e)?;
-        self.stack.push((e, rel));
-        Ok(())
-    }
-
-    /// Takes one entry: refuses a bad name, creates a directory, queues a
-    /// file, or defers a link or special file.
+    /// Takes one entry of `frame`'s directory: refuses a bad name, creates
+    /// a directory, queues a file or a hard link, or defers a symbolic link
+    /// or special file.
     fn add<S: ReadAt>(
         &mut self,
         ctx: &Ctx<'_, S>,
         walk: &mut Dirs<'_, S>,
+        frame: &mut Frame,
         rel: String,
         entry: Entry,
-        files: &mut Vec<Item>,
         report: &mut ExtractReport,
     ) -> Result<()> {
         if let Err(why) = valid_component(&entry.name) {
@@ -127,28 +219,74 @@ impl Walker {
             FileType::Dir => {
                 ensure_dir(ctx, &rel, &entry.name)?;
                 report.dirs += 1;
-                let mut lite = entry.clone();
-                lite.extents.clear();
-                self.dirs.push(Item {
-                    rel: rel.clone(),
-                    entry: lite,
-                });
-                self.push_dir(walk, entry, rel)?;
+                walk.enter(&entry)?;
+                frame.subdirs.push((entry, rel));
             }
             FileType::File => match link_key(&entry) {
-                Some(k) if self.first_link.contains_key(&k) => {
-                    let first = self.first_link.get(&k).cloned().unwrap_or_default();
-                    self.links.push((first, Item { rel, entry }));
-                }
-                Some(k) => {
-                    self.first_link.insert(k, rel.clone());
-                    files.push(Item { rel, entry });
-                }
-                None => files.push(Item { rel, entry }),
+                Some(k) => match self.firsts.find(k) {
+                    Some(first) => {
+                        self.links.push((first, Item { rel, entry }));
+                        self.queued += 1;
+                    }
+                    None => {
+                        self.firsts.insert(k, &rel);
+                        frame.files.push(Item { rel, entry });
+                    }
+                },
+                None => frame.files.push(Item { rel, entry }),
             },
-            _ => self.deferred.push(Item { rel, entry }),
+            _ => frame.dir.deferred.push(Item { rel, entry }),
         }
         Ok(())
+    }
+
+    /// Lists a directory into a new frame: subdirectories are created and
+    /// entered, files queued.
+    fn open<S: ReadAt>(
+        &mut self,
+        ctx: &Ctx<'_, S>,
+        walk: &mut Dirs<'_, S>,
+        mut dir: Entry,
+        rel: String,
+        report: &mut ExtractReport,
+    ) -> Result<Frame> {
+        let mut children = walk.list(&dir)?;
+        // Sorted by name, so a name given twice is given by neighbours.
+        let mut twice = Vec::new();
+        children.dedup_by(|later, kept| {
+            let same = later.name == kept.name;
+            if same {
+                twice.push(std::mem::take(&mut later.path));
+            }
+            same
+        });
+        for path in twice {
+            ctx.warn(format!(
+                "{path}: the image has this name twice in one directory; the first one was kept"
+            ))?;
+        }
+        dir.extents = Vec::new();
+        let mut frame = Frame {
+            dir: Pending {
+                entry: (!rel.is_empty()).then_some(dir),
+                rel,
+                deferred: Vec::new(),
+            },
+            subdirs: Vec::new(),
+            files: Vec::new(),
+        };
+        for c in children {
+            let crel = if frame.dir.rel.is_empty() {
+                c.name.clone()
+            } else {
+                format!("{}/{}", frame.dir.rel, c.name)
+            };
+            self.add(ctx, walk, &mut frame, crel, c, report)?;
+        }
+        frame.subdirs.reverse();
+        let files = std::mem::take(&mut frame.files);
+        self.queue_files(ctx, frame.dir.rel.clone(), files, report)?;
+        Ok(frame)
     }
 
     fn queue_files<S: ReadAt>(
@@ -158,17 +296,40 @@ impl Walker {
         files: Vec<Item>,
         report: &mut ExtractReport,
     ) -> Result<()> {
-        if files.is_empty() {
-            return Ok(());
+        if !files.is_empty() {
+            self.batch_files += files.len();
+            self.queued += files.len();
+            self.batch.push((dir, files));
         }
-        self.batch_files += files.len();
-        self.batch.push((dir, files));
-        if self.batch_files >= BATCH {
+        self.flush_if_full(ctx, report)
+    }
+
+    /// A directory's subtree has been walked: its attributes wait for the
+    /// files queued so far.
+    fn finished<S: ReadAt>(
+        &mut self,
+        ctx: &Ctx<'_, S>,
+        dir: Pending,
+        report: &mut ExtractReport,
+    ) -> Result<()> {
+        self.done.push(dir);
+        self.queued += 1;
+        self.flush_if_full(ctx, report)
+    }
+
+    fn flush_if_full<S: ReadAt>(
+        &mut self,
+        ctx: &Ctx<'_, S>,
+        report: &mut ExtractReport,
+    ) -> Result<()> {
+        if self.queued >= BATCH {
             self.flush(ctx, report)?;
         }
         Ok(())
     }
 
+    /// Writes the queued files, then makes the queued hard links, then
+    /// finishes the directories walked to the end, children first.
     fn flush<S: ReadAt>(&mut self, ctx: &Ctx<'_, S>, report: &mut ExtractReport) -> Result<()> {
         self.batch
             .par_iter()
@@ -183,8 +344,204 @@ impl Walker {
         report.files += self.batch_files as u64;
         self.batch.clear();
         self.batch_files = 0;
+        // The first names' directories are opened as paths only: a link
+        // needs no read permission on them, which their modes may forbid.
+        let mut dirs = (DirCache::new(OFlags::PATH), DirCache::new(OFlags::RDONLY));
+        for (first, it) in self.links.drain(..) {
+            make_link(ctx, &self.firsts, first, &it, &mut dirs, report)?;
+        }
+        for d in self.done.drain(..) {
+            finish_dir(ctx, d, report)?;
+        }
+        self.queued = 0;
         Ok(())
     }
+}
+
+/// The last directory opened, for runs of entries in one directory.
+struct DirCache {
+    access: OFlags,
+    last: Option<(String, OwnedFd)>,
+}
+
+impl DirCache {
+    fn new(access: OFlags) -> Self {
+        DirCache { access, last: None }
+    }
+
+    fn open<S: ReadAt>(&mut self, ctx: &Ctx<'_, S>, rel: &str) -> Result<&OwnedFd> {
+        self.open_raw(ctx, rel).map_err(|e| dir_err(rel, e))
+    }
+
+    fn open_raw<S: ReadAt>(&mut self, ctx: &Ctx<'_, S>, rel: &str) -> rustix::io::Result<&OwnedFd> {
+        let fd = match self.last.take() {
+            Some((r, fd)) if r == rel => fd,
+            _ => ctx.open_dir_raw(rel, self.access)?,
+        };
+        Ok(&self.last.insert((rel.to_string(), fd)).1)
+    }
+}
+
+/// Makes a later name of a hard-link group as a link to the first. When the
+/// first's directory cannot be searched (its restored mode forbids it) or
+/// the file has too many links, the data is written again instead.
+fn make_link<S: ReadAt>(
+    ctx: &Ctx<'_, S>,
+    firsts: &FirstLinks,
+    first: u32,
+    b: &Item,
+    (cache_a, cache_b): &mut (DirCache, DirCache),
+    report: &mut ExtractReport,
+) -> Result<()> {
+    use rustix::io::Errno;
+    let (a_dir, a_name) = firsts.get(first);
+    let da = match cache_a.open_raw(ctx, a_dir) {
+        Ok(fd) => Some(fd),
+        Err(Errno::ACCESS) => None,
+        Err(e) => return Err(dir_err(a_dir, e)),
+    };
+    let db = cache_b.open(ctx, parent_of(&b.rel))?;
+    let name = b.entry.name.as_str();
+    let linked = match da {
+        None => Err(Errno::ACCESS),
+        Some(da) => match rfs::linkat(da, a_name, db, name, AtFlags::empty()) {
+            Err(Errno::EXIST) if ctx.opts.overwrite => {
+                rfs::unlinkat(db, name, AtFlags::empty())
+                    .map_err(|e| io_err("cannot replace", &b.rel, e))?;
+                rfs::linkat(da, a_name, db, name, AtFlags::empty())
+            }
+            r => r,
+        },
+    };
+    match linked {
+        Ok(()) => report.hardlinks += 1,
+        Err(Errno::EXIST) => {
+            return Err(Error::InvalidInput(format!(
+                "{} already exists in the destination; use --overwrite to replace it",
+                b.rel
+            )))
+        }
+        Err(Errno::ACCESS | Errno::MLINK) => {
+            ctx.write_file(db, b, &mut Vec::new())?;
+            report.files += 1;
+        }
+        Err(e) => return Err(io_err("cannot link", &b.rel, e)),
+    }
+    Ok(())
+}
+
+/// Makes a finished directory's symbolic links and special files, then
+/// sets its mode, owner and times.
+fn finish_dir<S: ReadAt>(
+    ctx: &Ctx<'_, S>,
+    mut d: Pending,
+    report: &mut ExtractReport,
+) -> Result<()> {
+    let mut dirs = DirCache::new(OFlags::RDONLY);
+    // Special files first, then symbolic links.
+    d.deferred
+        .sort_by_key(|i| i.entry.file_type == FileType::Symlink);
+    for it in &d.deferred {
+        make_deferred(ctx, &mut dirs, it, report)?;
+    }
+    if let Some(e) = &d.entry {
+        let fd = dirs.open(ctx, &d.rel)?;
+        rfs::fchmod(fd, Mode::from_raw_mode(ctx.mode_for(e)))
+            .map_err(|er| io_err("cannot set mode of", &d.rel, er))?;
+        ctx.set_owner(fd, e)?;
+        rfs::futimens(fd, &times(e)).map_err(|er| io_err("cannot set times of", &d.rel, er))?;
+    }
+    Ok(())
+}
+
+/// Makes a symbolic link, device node, FIFO or socket, or reports why not.
+fn make_deferred<S: ReadAt>(
+    ctx: &Ctx<'_, S>,
+    dirs: &mut DirCache,
+    it: &Item,
+    report: &mut ExtractReport,
+) -> Result<()> {
+    let e = &it.entry;
+    let target = e.target.as_deref().unwrap_or("");
+    let skip = if e.file_type != FileType::Symlink {
+        (!ctx.opts.special_files).then(|| {
+            format!(
+                "{}: {:?} node not created (use --special-files)",
+                e.path, e.file_type
+            )
+        })
+    } else if target.is_empty() || target.contains('\0') {
+        Some(format!(
+            "{}: symbolic link with an empty or invalid target; skipped",
+            e.path
+        ))
+    } else if ctx.opts.safe_links && escapes(parent_of(&it.rel), target) {
+        Some(format!(
+            "{}: link target {target:?} leads outside the destination; skipped (--safe-links)",
+            e.path
+        ))
+    } else {
+        None
+    };
+    if let Some(why) = skip {
+        return ctx.warn(why);
+    }
+    let fd = dirs.open(ctx, parent_of(&it.rel))?;
+    if e.file_type == FileType::Symlink {
+        make_symlink(ctx, fd, it, target)?;
+        report.symlinks += 1;
+        return Ok(());
+    }
+    let (ft, dev) = match e.file_type {
+        FileType::Char => (rfs::FileType::CharacterDevice, e.rdev.unwrap_or((0, 0))),
+        FileType::Block => (rfs::FileType::BlockDevice, e.rdev.unwrap_or((0, 0))),
+        FileType::Fifo => (rfs::FileType::Fifo, (0, 0)),
+        _ => (rfs::FileType::Socket, (0, 0)),
+    };
+    let devno = rfs::makedev(dev.0, dev.1);
+    match rfs::mknodat(
+        fd,
+        e.name.as_str(),
+        ft,
+        Mode::from_raw_mode(ctx.mode_for(e) & 0o777),
+        devno,
+    ) {
+        Ok(()) => report.special += 1,
+        Err(er) => ctx.warn(format!("{}: cannot create node: {er}", e.path))?,
+    }
+    Ok(())
+}
+
+/// Recreates a symbolic link verbatim, without following it or any other.
+fn make_symlink<S: ReadAt>(ctx: &Ctx<'_, S>, fd: &OwnedFd, it: &Item, target: &str) -> Result<()> {
+    let e = &it.entry;
+    match rfs::symlinkat(target, fd, e.name.as_str()) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::EXIST) if ctx.opts.overwrite => {
+            rfs::unlinkat(fd, e.name.as_str(), AtFlags::empty())
+                .map_err(|er| io_err("cannot replace", &it.rel, er))?;
+            rfs::symlinkat(target, fd, e.name.as_str())
+                .map_err(|er| io_err("cannot create link", &it.rel, er))?;
+        }
+        Err(rustix::io::Errno::EXIST) => {
+            return Err(Error::InvalidInput(format!(
+                "{} already exists in the destination; use --overwrite to replace it",
+                it.rel
+            )))
+        }
+        Err(er) => return Err(io_err("cannot create link", &it.rel, er)),
+    }
+    if ctx.chown {
+        let _ = rfs::chownat(
+            fd,
+            e.name.as_str(),
+            Some(rfs::Uid::from_raw(e.uid)),
+            Some(rfs::Gid::from_raw(e.gid)),
+            AtFlags::SYMLINK_NOFOLLOW,
+        );
+    }
+    let _ = rfs::utimensat(fd, e.name.as_str(), &times(e), AtFlags::SYMLINK_NOFOLLOW);
+    Ok(())
 }
 
 fn valid_component(name: &str) -> std::result::Result<(), &'static str> {
@@ -230,6 +587,14 @@ fn io_err(what: &str, path: &str, e: rustix::io::Errno) -> Error {
     }
 }
 
+fn dir_err(rel: &str, e: rustix::io::Errno) -> Error {
+    io_err(
+        "cannot open directory (a symbolic link or a non-directory is in the way?)",
+        if rel.is_empty() { "." } else { rel },
+        e,
+    )
+}
+
 struct Ctx<'a, S: ReadAt> {
     img: &'a Image<S>,
     dest: OwnedFd,
@@ -252,16 +617,17 @@ struct Ctx<'a, S: ReadAt> {
 impl<S: ReadAt> Ctx<'_, S> {
     /// Opens a directory beneath the destination without following any link.
     fn open_dir(&self, rel: &str) -> Result<OwnedFd> {
+        self.open_dir_raw(rel, OFlags::RDONLY)
+            .map_err(|e| dir_err(rel, e))
+    }
+
+    /// `open_dir` with the access mode given (`RDONLY` or `PATH`) and the
+    /// error number as it is.
+    fn open_dir_raw(&self, rel: &str, access: OFlags) -> rustix::io::Result<OwnedFd> {
+        let flags = OFlags::DIRECTORY | access | OFlags::CLOEXEC | OFlags::NOFOLLOW;
         if rel.is_empty() {
-            return rfs::openat(
-                &self.dest,
-                ".",
-                OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(|e| io_err("cannot open", ".", e));
+            return rfs::openat(&self.dest, ".", flags, Mode::empty());
         }
-        let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
         match rfs::openat2(
             &self.dest,
             rel,
@@ -269,26 +635,16 @@ impl<S: ReadAt> Ctx<'_, S> {
             Mode::empty(),
             ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
         ) {
-            Ok(fd) => Ok(fd),
-            Err(rustix::io::Errno::NOSYS) => self.open_dir_walk(rel),
-            Err(e) => Err(io_err(
-                "cannot open directory (a symbolic link or a non-directory is in the way?)",
-                rel,
-                e,
-            )),
+            Err(rustix::io::Errno::NOSYS) => {
+                // Kernels without openat2: one component at a time.
+                let mut fd = rfs::openat(&self.dest, ".", flags, Mode::empty())?;
+                for comp in rel.split('/') {
+                    fd = rfs::openat(&fd, comp, flags, Mode::empty())?;
+                }
+                Ok(fd)
+            }
+            r => r,
         }
-    }
-
-    /// `open_dir` for kernels without openat2: one component at a time.
-    fn open_dir_walk(&self, rel: &str) -> Result<OwnedFd> {
-        let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-        let mut fd = rfs::openat(&self.dest, ".", flags, Mode::empty())
-            .map_err(|e| io_err("cannot open", ".", e))?;
-        for comp in rel.split('/') {
-            fd = rfs::openat(&fd, comp, flags, Mode::empty())
-                .map_err(|e| io_err("cannot open directory", rel, e))?;
-        }
-        Ok(fd)
     }
 
     fn warn(&self, msg: String) -> Result<()> {
@@ -475,16 +831,13 @@ fn parent_of(rel: &str) -> &str {
 
 /// The key under which Rock Ridge hard links are recognised: the PX serial
 /// number when the writer recorded one, else the data extent.
-fn link_key(e: &Entry) -> Option<(u8, u64)> {
+fn link_key(e: &Entry) -> Option<LinkKey> {
     if e.nlink < 2 || e.file_type != FileType::File {
         return None;
     }
     match e.ino {
-        Some(ino) if ino != 0 => Some((0, ino.into())),
-        _ => e
-            .extents
-            .first()
-            .map(|x| (1, u64::from(x.lba) << 32 | u64::from(x.len))),
+        Some(ino) if ino != 0 => Some(LinkKey::Ino(ino)),
+        _ => e.extents.first().map(|x| LinkKey::Extent(x.lba, x.len)),
     }
 }
 
@@ -546,27 +899,41 @@ pub fn extract<S: ReadAt>(
     };
     let mut report = ExtractReport::default();
 
-    // 1-3. Directory by directory: check names, create subdirectories, and
-    //      write regular files in parallel batches. Links, special files and
-    //      directory attributes wait until every file is in place. Memory
-    //      holds one batch of files and the deferred items, not the tree.
+    // Depth first, directory by directory: names are checked, directories
+    // created, files written in parallel batches. A directory's symbolic
+    // links, special files and attributes wait until its subtree is
+    // written; hard links wait for the batch holding their first name.
+    // Memory holds the directories on the current path, one batch, and the
+    // hard-link table, not the tree.
     let mut walk = img.dirs(view)?;
     let mut st = Walker {
         stack: Vec::new(),
-        first_link: HashMap::new(),
+        firsts: FirstLinks::default(),
         links: Vec::new(),
-        deferred: Vec::new(),
-        dirs: Vec::new(),
+        done: Vec::new(),
         batch: Vec::new(),
         batch_files: 0,
+        queued: 0,
     };
     if paths.is_empty() {
-        st.stack.push((walk.root()?, String::new()));
+        let root = walk.root()?;
+        let root = st.open(&ctx, &mut walk, root, String::new(), &mut report)?;
+        st.stack.push(root);
     } else {
+        // The named paths hang under a frame of their own, finished last.
+        let mut top = Frame {
+            dir: Pending {
+                rel: String::new(),
+                entry: None,
+                deferred: Vec::new(),
+            },
+            subdirs: Vec::new(),
+            files: Vec::new(),
+        };
         for p in paths {
             let e = img.lookup(p, view)?;
             if e.path == "/" {
-                st.stack.push((e, String::new()));
+                top.subdirs.push((e, String::new()));
                 continue;
             }
             // Parents of a named path are created with default modes.
@@ -580,163 +947,22 @@ pub fn extract<S: ReadAt>(
                 ensure_dir(&ctx, &acc, comp)?;
             }
             let parent = parent_of(&rel).to_string();
-            let mut files = Vec::new();
-            st.add(&ctx, &mut walk, rel, e, &mut files, &mut report)?;
+            st.add(&ctx, &mut walk, &mut top, rel, e, &mut report)?;
+            let files = std::mem::take(&mut top.files);
             st.queue_files(&ctx, parent, files, &mut report)?;
         }
+        top.subdirs.reverse();
+        st.stack.push(top);
     }
-    while let Some((dir, rel)) = st.stack.pop() {
-        let children = walk.list(&dir)?;
-        let mut names: HashSet<&str> = HashSet::with_capacity(children.len());
-        let mut files = Vec::new();
-        for c in &children {
-            if !names.insert(c.name.as_str()) {
-                ctx.warn(format!(
-                    "{}: the image has this name twice in one directory; the first one was kept",
-                    c.path
-                ))?;
-                continue;
-            }
-            let crel = if rel.is_empty() {
-                c.name.clone()
-            } else {
-                format!("{rel}/{}", c.name)
-            };
-            st.add(&ctx, &mut walk, crel, c.clone(), &mut files, &mut report)?;
+    while let Some(top) = st.stack.last_mut() {
+        if let Some((dir, rel)) = top.subdirs.pop() {
+            let frame = st.open(&ctx, &mut walk, dir, rel, &mut report)?;
+            st.stack.push(frame);
+        } else if let Some(frame) = st.stack.pop() {
+            st.finished(&ctx, frame.dir, &mut report)?;
         }
-        st.queue_files(&ctx, rel, files, &mut report)?;
     }
     st.flush(&ctx, &mut report)?;
-    let Walker {
-        links,
-        deferred,
-        dirs,
-        ..
-    } = st;
-
-    // 4. Hard links, to files this extraction created.
-    for (first, b) in &links {
-        let a_name = first.rsplit('/').next().unwrap_or(first);
-        let (da, db) = (
-            ctx.open_dir(parent_of(first))?,
-            ctx.open_dir(parent_of(&b.rel))?,
-        );
-        match rfs::linkat(&da, a_name, &db, b.entry.name.as_str(), AtFlags::empty()) {
-            Ok(()) => report.hardlinks += 1,
-            Err(rustix::io::Errno::EXIST) if !ctx.opts.overwrite => {
-                return Err(Error::InvalidInput(format!(
-                    "{} already exists in the destination; use --overwrite to replace it",
-                    b.rel
-                )))
-            }
-            Err(rustix::io::Errno::EXIST) => {
-                rfs::unlinkat(&db, b.entry.name.as_str(), AtFlags::empty())
-                    .map_err(|e| io_err("cannot replace", &b.rel, e))?;
-                rfs::linkat(&da, a_name, &db, b.entry.name.as_str(), AtFlags::empty())
-                    .map_err(|e| io_err("cannot link", &b.rel, e))?;
-                report.hardlinks += 1;
-            }
-            Err(e) => return Err(io_err("cannot link", &b.rel, e)),
-        }
-    }
-
-    // 5. Special files, reported unless asked for.
-    for it in deferred.iter().filter(|i| {
-        matches!(
-            i.entry.file_type,
-            FileType::Char | FileType::Block | FileType::Fifo | FileType::Socket
-        )
-    }) {
-        let e = &it.entry;
-        if !opts.special_files {
-            ctx.warn(format!(
-                "{}: {:?} node not created (use --special-files)",
-                e.path, e.file_type
-            ))?;
-            continue;
-        }
-        let (ft, dev) = match e.file_type {
-            FileType::Char => (rfs::FileType::CharacterDevice, e.rdev.unwrap_or((0, 0))),
-            FileType::Block => (rfs::FileType::BlockDevice, e.rdev.unwrap_or((0, 0))),
-            FileType::Fifo => (rfs::FileType::Fifo, (0, 0)),
-            _ => (rfs::FileType::Socket, (0, 0)),
-        };
-        let fd = ctx.open_dir(parent_of(&it.rel))?;
-        let devno = rfs::makedev(dev.0, dev.1);
-        match rfs::mknodat(
-            &fd,
-            e.name.as_str(),
-            ft,
-            Mode::from_raw_mode(ctx.mode_for(e) & 0o777),
-            devno,
-        ) {
-            Ok(()) => report.special += 1,
-            Err(er) => ctx.warn(format!("{}: cannot create node: {er}", e.path))?,
-        }
-    }
-
-    // 6. Symbolic links, last, never followed.
-    for it in deferred
-        .iter()
-        .filter(|i| i.entry.file_type == FileType::Symlink)
-    {
-        let e = &it.entry;
-        let target = e.target.as_deref().unwrap_or("");
-        if target.is_empty() || target.contains('\0') {
-            ctx.warn(format!(
-                "{}: symbolic link with an empty or invalid target; skipped",
-                e.path
-            ))?;
-            continue;
-        }
-        if opts.safe_links && escapes(parent_of(&it.rel), target) {
-            ctx.warn(format!(
-                "{}: link target {target:?} leads outside the destination; skipped (--safe-links)",
-                e.path
-            ))?;
-            continue;
-        }
-        let fd = ctx.open_dir(parent_of(&it.rel))?;
-        match rfs::symlinkat(target, &fd, e.name.as_str()) {
-            Ok(()) => {}
-            Err(rustix::io::Errno::EXIST) if ctx.opts.overwrite => {
-                rfs::unlinkat(&fd, e.name.as_str(), AtFlags::empty())
-                    .map_err(|er| io_err("cannot replace", &it.rel, er))?;
-                rfs::symlinkat(target, &fd, e.name.as_str())
-                    .map_err(|er| io_err("cannot create link", &it.rel, er))?;
-            }
-            Err(rustix::io::Errno::EXIST) => {
-                return Err(Error::InvalidInput(format!(
-                    "{} already exists in the destination; use --overwrite to replace it",
-                    it.rel
-                )))
-            }
-            Err(er) => return Err(io_err("cannot create link", &it.rel, er)),
-        }
-        if ctx.chown {
-            let _ = rfs::chownat(
-                &fd,
-                e.name.as_str(),
-                Some(rfs::Uid::from_raw(e.uid)),
-                Some(rfs::Gid::from_raw(e.gid)),
-                AtFlags::SYMLINK_NOFOLLOW,
-            );
-        }
-        let _ = rfs::utimensat(&fd, e.name.as_str(), &times(e), AtFlags::SYMLINK_NOFOLLOW);
-        report.symlinks += 1;
-    }
-
-    // 7. Directory modes, owners and times, deepest first.
-    let mut dirs: Vec<&Item> = dirs.iter().collect();
-    dirs.sort_by_key(|i| std::cmp::Reverse(i.rel.matches('/').count()));
-    for it in dirs {
-        let fd = ctx.open_dir(&it.rel)?;
-        rfs::fchmod(&fd, Mode::from_raw_mode(ctx.mode_for(&it.entry)))
-            .map_err(|e| io_err("cannot set mode of", &it.rel, e))?;
-        ctx.set_owner(&fd, &it.entry)?;
-        rfs::futimens(&fd, &times(&it.entry))
-            .map_err(|e| io_err("cannot set times of", &it.rel, e))?;
-    }
 
     report.bytes = ctx.written.load(Ordering::Relaxed);
     report.warnings = ctx.warnings.into_inner().unwrap_or_default();
@@ -797,6 +1023,20 @@ mod tests {
             assert!(valid_component(bad).is_err(), "{bad:?}");
         }
         assert!(valid_component(&"x".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn first_links_share_directories() {
+        let mut f = FirstLinks::default();
+        f.insert(LinkKey::Ino(7), "a/b/one");
+        f.insert(LinkKey::Extent(7, 1), "a/b/two");
+        f.insert(LinkKey::Ino(9), "top");
+        assert_eq!(f.dirs, ["a/b", ""]);
+        let get = |k| f.get(f.find(k).unwrap());
+        assert_eq!(get(LinkKey::Ino(7)), ("a/b", "one"));
+        assert_eq!(get(LinkKey::Extent(7, 1)), ("a/b", "two"));
+        assert_eq!(get(LinkKey::Ino(9)), ("", "top"));
+        assert_eq!(f.find(LinkKey::Extent(9, 1)), None);
     }
 
     #[test]

@@ -294,7 +294,8 @@ pub fn snapshot_json(json: &[u8]) -> BTreeMap<String, Node> {
     out
 }
 
-fn touch(p: &Path, epoch: i64) {
+/// Sets a path's times (a symbolic link's own) to `epoch`.
+pub fn touch(p: &Path, epoch: i64) {
     run(Command::new("touch")
         .arg("-h")
         .arg("-d")
