@@ -17,6 +17,10 @@
 #   SKIP_SCALE=1        skip the 4x image used for the memory-flatness check
 #   PREPARE_SYNC=0      do not `sync` before each timed extraction
 #   GENERATE_ONLY=1     only generate the trees and images, then stop
+#   SMALL_EXTRACT_FS=   where the small-file image is extracted to:
+#                       tmpfs (default; a directory in /dev/shm),
+#                       ext4 (a fresh ext4 file system on a loop device for
+#                       every run; needs root), or disk (under $BENCH_DIR)
 #
 # Everything runs with a warm page cache (the image is read from memory after
 # the warmup run); dropping caches is not reliably possible here.
@@ -36,6 +40,7 @@ SKIP_LARGE=${SKIP_LARGE:-0}
 SKIP_SCALE=${SKIP_SCALE:-0}
 PREPARE_SYNC=${PREPARE_SYNC:-1}
 GENERATE_ONLY=${GENERATE_ONLY:-0}
+SMALL_EXTRACT_FS=${SMALL_EXTRACT_FS:-tmpfs}
 
 have hyperfine || die "hyperfine is required"
 have python3 || die "python3 is required (data generation and report)"
@@ -220,13 +225,55 @@ bench_add "bsdtar tf"        bsdtar   "bsdtar tf $S >/dev/null"
 bench_add "xorriso lsdl"     xorriso  "xorriso -indev $S -find / -exec lsdl -- >/dev/null 2>&1"
 bench_run small-list
 
+# Small-file extraction is mostly file creation, and on a disk file system
+# that has seen many deletions its time depends on the file system's history
+# more than on the tool (ext4 skips recently freed inodes, discards and
+# journals in the background). The default destination is a tmpfs, which
+# measures what the tools themselves cost; `ext4` gives each run a fresh
+# ext4 file system instead, `disk` the old trees' file system.
+small_dest() { # NAME -> destination directory
+    case $SMALL_EXTRACT_FS in
+        tmpfs) printf '%s' "$shm/$1" ;;
+        ext4) printf '%s' "$mnt/$1/x" ;;
+        *) printf '%s' "$out/$1" ;;
+    esac
+}
+small_prep() { # NAME -> hyperfine --prepare command
+    case $SMALL_EXTRACT_FS in
+        tmpfs) printf '%s' "rm -rf $(q "$shm/$1") && mkdir -p $(q "$shm/$1")" ;;
+        ext4)
+            local m=$mnt/$1 f=$mnt.$1.img
+            printf '%s' "{ umount $(q "$m") 2>/dev/null || true; } && rm -f $(q "$f") && truncate -s 3G $(q "$f") && mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 $(q "$f") && mkdir -p $(q "$m") && mount -o loop $(q "$f") $(q "$m") && mkdir $(q "$m/x") && sync"
+            ;;
+        *) prep "$out/$1" move ;;
+    esac
+}
+case $SMALL_EXTRACT_FS in
+    tmpfs) shm=$(mktemp -d /dev/shm/isoforge-bench.XXXXXX) ;;
+    ext4) mnt=$BENCH_DIR/mnt; mkdir -p "$mnt" ;;
+    disk) ;;
+    *) die "SMALL_EXTRACT_FS must be tmpfs, ext4 or disk" ;;
+esac
+small_cleanup() {
+    case $SMALL_EXTRACT_FS in
+        tmpfs) rm -rf "$shm" ;;
+        ext4)
+            for m in "$mnt"/*/; do umount "$m" 2>/dev/null || true; done
+            rm -rf "$mnt" "$mnt".*.img
+            ;;
+        *) rm -rf "$out/trash" ;;
+    esac
+}
+trap small_cleanup EXIT
+log "small-file extraction to: $SMALL_EXTRACT_FS"
 bench_reset
-bench_add "isoforge extract" "$ISOFORGE" "$I extract $S -C $(o isoforge)" "$(prep "$out/isoforge" move)"
-bench_add "bsdtar xf"        bsdtar  "bsdtar xf $S -C $(o bsdtar)" "$(prep "$out/bsdtar" move)"
-bench_add "7z x"             7z      "7z x -y -o$(o 7z) $S >/dev/null" "$(prep "$out/7z" move)"
-bench_add "xorriso extract"  xorriso "xorriso -osirrox on -indev $S -extract / $(o xorriso) >/dev/null 2>&1" "$(prep "$out/xorriso" move)"
+bench_add "isoforge extract" "$ISOFORGE" "$I extract $S -C $(q "$(small_dest isoforge)")" "$(small_prep isoforge)"
+bench_add "bsdtar xf"        bsdtar  "bsdtar xf $S -C $(q "$(small_dest bsdtar)")" "$(small_prep bsdtar)"
+bench_add "7z x"             7z      "7z x -y -o$(q "$(small_dest 7z)") $S >/dev/null" "$(small_prep 7z)"
+bench_add "xorriso extract"  xorriso "xorriso -osirrox on -indev $S -extract / $(q "$(small_dest xorriso)") >/dev/null 2>&1" "$(small_prep xorriso)"
 bench_run small-extract
-rm -rf "$out/trash"
+small_cleanup
+trap - EXIT
 
 if [[ "$SKIP_LARGE" != 1 ]]; then
     bench_reset
@@ -260,9 +307,9 @@ fi
 rm -rf "$out"   # the extracted trees (several GB); data/ is kept
 
 # --- 5. report -------------------------------------------------------------------
-python3 - "$res" <<'EOF'
+python3 - "$res" "$SMALL_EXTRACT_FS" <<'EOF'
 import json, os, sys
-res = sys.argv[1]
+res, small_fs = sys.argv[1], sys.argv[2]
 
 def load(group):
     p = os.path.join(res, group + ".json")
@@ -286,7 +333,7 @@ def mib(kib):
 groups = {}
 for group, title, base in [
         ("small-list", "Listing, small-file image", "isoforge ls -r"),
-        ("small-extract", "Extraction, small-file image", "isoforge extract"),
+        ("small-extract", f"Extraction, small-file image (to {small_fs})", "isoforge extract"),
         ("large-extract", "Extraction, large-file image", "isoforge extract")]:
     g = load(group)
     groups[group] = g
