@@ -94,16 +94,22 @@ fn record(img: &Path, fw: Firmware, media: Media, c: Console, timeout: Duration)
 
 /// The verdict: `other` boots like `orig` when its console shows the same.
 fn boots_alike(orig: &Transcript, other: &Transcript) -> bool {
-    orig.text == other.text
+    shown_lines(orig).eq(shown_lines(other))
+}
+
+/// The transcript's lines that show text: how many empty lines a console
+/// redraw leaves between them depends on timing.
+fn shown_lines(t: &Transcript) -> impl Iterator<Item = &str> {
+    t.text.lines().filter(|l| !l.trim().is_empty())
 }
 
 /// Both transcripts and the first line where they part.
 fn show(orig: &Transcript, other: &Transcript) -> String {
     let (a, b): (Vec<&str>, Vec<&str>) =
-        (orig.text.lines().collect(), other.text.lines().collect());
+        (shown_lines(orig).collect(), shown_lines(other).collect());
     let n = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
     format!(
-        "first difference at line {}:\n  original: {:?}\n  other:    {:?}\n\
+        "first difference at non-empty line {}:\n  original: {:?}\n  other:    {:?}\n\
          --- {} ({}) ---\n{}\n--- {} ({}) ---\n{}\n--- QEMU stderr ---\n{}",
         n + 1,
         a.get(n).copied().unwrap_or("<end>"),

@@ -319,3 +319,36 @@ fn files_from_readers() {
     shrinking.lock().unwrap().0 = 5_000;
     assert!(plan.write_to(&mut Vec::new(), &|_| {}).is_err());
 }
+
+#[test]
+fn large_files_keep_their_place_within_a_page() {
+    use isoforge::write::ImageData;
+    let dir = tempfile::tempdir().unwrap();
+    let big: Vec<u8> = (0..(2u32 << 20) + 5).map(|i| (i % 253) as u8).collect();
+    // Small files of one and two blocks before the large ones move the
+    // next free block to either parity.
+    for (i, small) in [2048usize, 4096, 2048].iter().enumerate() {
+        std::fs::write(dir.path().join(format!("a{i}")), vec![7u8; *small]).unwrap();
+        std::fs::write(dir.path().join(format!("b{i}")), &big).unwrap();
+    }
+    // Data of an existing image at an odd block keeps an odd block.
+    let mut src = vec![0u8; 3 * 2048];
+    src.extend_from_slice(&big);
+    let src: Arc<dyn isoforge::ReadAt> = Arc::new(src);
+    let mut b = Builder::new(BuildOptions::default());
+    b.add_host("/", dir.path()).unwrap();
+    let runs = vec![(3 * 2048, big.len() as u64)];
+    b.add_file("/c", FileSource::Image(ImageData::new(src, runs)), meta(9))
+        .unwrap();
+    let plan = b.plan().unwrap();
+    let mut out = Vec::new();
+    plan.write_to(&mut out, &|_| {}).unwrap();
+    let img = Image::open(out).unwrap();
+    for (name, parity) in [("/b0", 0), ("/b1", 0), ("/b2", 0), ("/c", 1)] {
+        let e = img.lookup(name, View::RockRidge).unwrap();
+        assert_eq!(e.extents[0].lba % 2, parity, "{name}: {:?}", e.extents);
+        let mut v = Vec::new();
+        img.open_file(&e).unwrap().copy_to(&mut v).unwrap();
+        assert!(v == big, "{name}");
+    }
+}

@@ -140,6 +140,15 @@ impl Counting<'_> {
         }
         Ok(())
     }
+    /// Zeros up to block `lba` (a gap the layout left), which must not be
+    /// behind.
+    fn skip_to(&mut self, lba: u32) -> Result<()> {
+        let want = u64::from(lba) * SECTOR as u64;
+        if self.pos < want {
+            self.zeros(want - self.pos)?;
+        }
+        self.at(lba)
+    }
     fn at(&self, lba: u32) -> Result<()> {
         if self.pos != u64::from(lba) * SECTOR as u64 {
             return Err(Error::InvalidInput(format!(
@@ -490,7 +499,7 @@ impl Plan {
         let mut files = 0u64;
         let mut i = 0;
         while let Some(d) = self.data.get(i) {
-            w.at(d.lba)?;
+            w.skip_to(d.lba)?;
             if let Some(ra) = ra.as_mut().filter(|_| ahead(i)) {
                 let batch = ra.next(i)?;
                 w.put(batch.bytes())?;

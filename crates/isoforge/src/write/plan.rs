@@ -273,6 +273,10 @@ impl NsTree {
     }
 }
 
+/// Files from this size on start at the same offset within a 4 KiB page as
+/// their source data (see `Plan::page_parity`).
+const ALIGN_MIN: u64 = 1 << 20;
+
 /// A run of file data.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Data {
@@ -1185,6 +1189,29 @@ impl Plan {
     }
 
     /// The LBA of a file's data.
+    /// For a file large enough to be copied in the kernel, the parity of
+    /// the block its data should start at so that source and image agree on
+    /// the offset within a 4 KiB page: even for host files, the parity of the
+    /// first extent for data from an image (when it starts on a block).
+    fn page_parity(&self, id: NodeId, size: u64) -> Option<u32> {
+        if size < ALIGN_MIN {
+            return None;
+        }
+        match &self.node(id)?.kind {
+            Kind::File {
+                src: Src::Host(_) | Src::InDir(_),
+                ..
+            } => Some(0),
+            Kind::File {
+                src: Src::Image(d), ..
+            } => {
+                let off = d.runs.first()?.0;
+                (off % SECTOR as u64 == 0).then_some(((off / SECTOR as u64) % 2) as u32)
+            }
+            _ => None,
+        }
+    }
+
     pub(crate) fn data_lba_of(&self, id: NodeId) -> Option<u32> {
         self.data_lba.get(id).copied().filter(|&l| l != 0)
     }
@@ -1652,6 +1679,16 @@ impl Plan {
                     *l = c;
                 }
                 continue;
+            }
+            if let Some(parity) = self.page_parity(id, size) {
+                // One block of padding keeps a large file's data at the same
+                // place within a 4 KiB page as in its source, which the
+                // kernel copies faster.
+                if lba % 2 != parity {
+                    lba = lba.checked_add(1).ok_or_else(|| {
+                        Error::InvalidInput("the image would exceed 8 TiB".into())
+                    })?;
+                }
             }
             data.push(Data {
                 node: slot_id(id)?,
