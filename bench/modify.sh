@@ -68,7 +68,7 @@ rebuild="xorriso -osirrox on -indev '$img' -extract / '$out/x' 2>/dev/null \
      -b isolinux/isolinux.bin -c isolinux/boot.cat -no-emul-boot -boot-load-size 4 \
      -boot-info-table -o '$new' '$out/x' 2>/dev/null"
 hyperfine --warmup 1 --runs "$RUNS" --export-json "$json" \
-  --prepare "rm -rf '$new' '$out/x'" \
+  --prepare "rm -rf '$new' '$out/x' && sync" \
   -n cp "cp '$img' '$new'" \
   -n isoforge "'$ISOFORGE' modify -q '$img' -o '$new' --add '/user-data=$out/user-data'" \
   -n xorriso-replay "xorriso -indev '$img' -outdev '$new' -boot_image any replay -map '$out/user-data' /user-data -commit 2>/dev/null" \
