@@ -386,3 +386,51 @@ fn safe_links_skips_escaping_links() {
         & 0o777;
     assert_eq!(m & 0o700, 0o700);
 }
+
+#[test]
+fn create_replaces_an_existing_image_whole() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, b) = (d.path().join("a"), d.path().join("b"));
+    fs::create_dir_all(&a).unwrap();
+    fs::create_dir_all(&b).unwrap();
+    fs::write(a.join("one.txt"), b"first tree").unwrap();
+    fs::write(b.join("two.txt"), b"second tree").unwrap();
+    let out = d.path().join("out");
+    fs::create_dir_all(&out).unwrap();
+    let img = out.join("x.iso");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    isoforge_ok(&["create", "-q", "-o", &s(&img), &s(&a)]);
+    // A second name for the first image keeps its bytes: the new image is
+    // a new file, not written into the old one.
+    let keep = d.path().join("kept.iso");
+    fs::hard_link(&img, &keep).unwrap();
+    let first = fs::read(&keep).unwrap();
+    isoforge_ok(&["create", "-q", "-o", &s(&img), &s(&b)]);
+    let cat = |img: &Path, p: &str| isoforge_ok(&["cat", &s(img), p]).stdout;
+    assert_eq!(cat(&img, "/two.txt"), b"second tree");
+    assert!(isoforge(&["cat", &s(&img), "/one.txt"]).status.code() == Some(2));
+    assert!(fs::read(&keep).unwrap() == first);
+    assert_eq!(cat(&keep, "/one.txt"), b"first tree");
+    // A symbolic link at the output name is replaced, not written through.
+    let link = out.join("link.iso");
+    std::os::unix::fs::symlink(&keep, &link).unwrap();
+    isoforge_ok(&["create", "-q", "-o", &s(&link), &s(&b)]);
+    assert!(fs::symlink_metadata(&link).unwrap().is_file());
+    assert!(fs::read(&keep).unwrap() == first);
+    // A directory at the output name is an error, and stays.
+    let dir = out.join("dir.iso");
+    fs::create_dir(&dir).unwrap();
+    assert_eq!(
+        isoforge(&["create", "-q", "-o", &s(&dir), &s(&b)])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert!(dir.is_dir());
+    no_temp_files(&out);
+    let names: Vec<_> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+}

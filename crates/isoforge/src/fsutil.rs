@@ -102,7 +102,18 @@ pub fn replace_file(from: &Path, to: &Path) -> io::Result<()> {
     let regular = std::fs::symlink_metadata(to).is_ok_and(|m| m.file_type().is_file());
     if regular {
         match rfs::renameat_with(rfs::CWD, from, rfs::CWD, to, rfs::RenameFlags::EXCHANGE) {
-            Ok(()) => return std::fs::remove_file(from),
+            Ok(()) => {
+                // What was exchanged must still be a file: if something else
+                // took its place meanwhile, put it back.
+                if std::fs::symlink_metadata(from).is_ok_and(|m| m.file_type().is_file()) {
+                    return std::fs::remove_file(from);
+                }
+                rfs::renameat_with(rfs::CWD, from, rfs::CWD, to, rfs::RenameFlags::EXCHANGE)?;
+                return Err(io::Error::other(format!(
+                    "{} changed from a file to something else while it was being replaced",
+                    to.display()
+                )));
+            }
             // Gone meanwhile, or not supported here: rename instead.
             Err(
                 rustix::io::Errno::NOENT
