@@ -103,3 +103,77 @@ fn directory_modes_and_times_follow_their_contents() {
     }
     unlock(&src);
 }
+
+/// Runs isoforge as an unprivileged user (root gets past every directory
+/// mode), from a copy of the binary that user can run.
+fn isoforge_as_nobody(dir: &Path, args: &[&str]) -> std::process::Output {
+    let is_root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
+    if !is_root {
+        return isoforge(args);
+    }
+    let exe = dir.join("isoforge");
+    fs::copy(bin(), &exe).unwrap();
+    fs::set_permissions(&exe, fs::Permissions::from_mode(0o755)).unwrap();
+    Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&exe)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_hard_link_to_a_file_in_an_unsearchable_directory_is_written_as_a_copy() {
+    if !have("xorriso") || !have("setpriv") {
+        return;
+    }
+    let t = tempdir();
+    fs::set_permissions(t.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let src = t.path().join("src");
+    // `a/f` comes first and `z/f.hard` last; enough files in between that
+    // `a` is finished (its mode, without search permission, set) before the
+    // link in `z` is made.
+    for d in ["a", "m", "z"] {
+        fs::create_dir_all(src.join(d)).unwrap();
+    }
+    fs::write(src.join("a/f"), b"shared data").unwrap();
+    fs::hard_link(src.join("a/f"), src.join("z/f.hard")).unwrap();
+    for i in 0..2100 {
+        fs::write(src.join(format!("m/{i:04}")), b"").unwrap();
+    }
+    fs::set_permissions(src.join("a"), fs::Permissions::from_mode(0o600)).unwrap();
+    let img = t.path().join("links.iso");
+    run(Command::new("xorriso")
+        .args(["-as", "mkisofs", "-quiet", "-R", "-o"])
+        .arg(&img)
+        .arg(&src));
+    fs::set_permissions(src.join("a"), fs::Permissions::from_mode(0o755)).unwrap();
+    for strict in [false, true] {
+        let out = t.path().join(format!("out-{strict}"));
+        fs::create_dir(&out).unwrap();
+        fs::set_permissions(&out, fs::Permissions::from_mode(0o777)).unwrap();
+        let mut args = vec![
+            "extract",
+            "-p",
+            img.to_str().unwrap(),
+            "-C",
+            out.to_str().unwrap(),
+        ];
+        if strict {
+            args.push("--strict");
+        }
+        let o = isoforge_as_nobody(t.path(), &args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "strict {strict}: {err}");
+        assert!(
+            err.contains("/z/f.hard: written as a copy"),
+            "strict {strict}: {err}"
+        );
+        assert_eq!(fs::read(out.join("z/f.hard")).unwrap(), b"shared data");
+        let meta = |p: &str| fs::metadata(out.join(p)).unwrap();
+        assert_eq!(meta("a").permissions().mode() & 0o777, 0o600);
+        fs::set_permissions(out.join("a"), fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(fs::read(out.join("a/f")).unwrap(), b"shared data");
+        assert_eq!(std::os::unix::fs::MetadataExt::nlink(&meta("a/f")), 1);
+    }
+}

@@ -421,9 +421,15 @@ fn make_link<S: ReadAt>(
                 b.rel
             )))
         }
-        Err(Errno::ACCESS | Errno::MLINK) => {
+        Err(why @ (Errno::ACCESS | Errno::MLINK)) => {
             ctx.write_file(db, b, &mut Vec::new())?;
             report.files += 1;
+            // Nothing is lost, so this is a note even under --strict.
+            ctx.note(format!(
+                "{}: written as a copy, not a hard link to {}/{a_name} ({why})",
+                b.entry.path,
+                if a_dir.is_empty() { "." } else { a_dir }
+            ));
         }
         Err(e) => return Err(io_err("cannot link", &b.rel, e)),
     }
@@ -651,10 +657,15 @@ impl<S: ReadAt> Ctx<'_, S> {
         if self.opts.strict {
             return Err(Error::InvalidInput(msg));
         }
+        self.note(msg);
+        Ok(())
+    }
+
+    /// A warning that does not stop a strict extraction.
+    fn note(&self, msg: String) {
         if let Ok(mut w) = self.warnings.lock() {
             w.push(msg);
         }
-        Ok(())
     }
 
     fn mode_for(&self, e: &Entry) -> u32 {
