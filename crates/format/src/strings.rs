@@ -40,6 +40,17 @@ pub fn encode_ucs2be(s: &str, out: &mut Vec<u8>) {
     }
 }
 
+/// A recorded name as text: UTF-8 when it is valid UTF-8, else ISO 8859-1
+/// (images made on hosts with a legacy locale). Every byte then stays a
+/// character of its own, so names that differ keep differing, where a
+/// lossy decoding would turn them all into the same replacement characters.
+pub fn decode_name(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_string(),
+        Err(_) => b.iter().map(|&c| char::from(c)).collect(),
+    }
+}
+
 /// Strips the version suffix (`;1`) and then a trailing dot from an ISO 9660
 /// file identifier, as `FOO.;1` names a file `FOO` with an empty extension.
 /// A name made only of dots keeps them all, so that `...` and `..` never
@@ -95,6 +106,15 @@ pub fn pad_field(s: &[u8], field: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_decode_as_utf8_else_latin1() {
+        assert_eq!(decode_name("café".as_bytes()), "café");
+        assert_eq!(decode_name(b"caf\xe9"), "café");
+        assert_ne!(decode_name(b"caf\xe9"), decode_name(b"caf\xe8"));
+        assert_eq!(decode_name(b"a/\x00\xff"), "a/\u{0}ÿ");
+        assert_eq!(decode_name(b""), "");
+    }
 
     #[test]
     fn versions_and_dots() {

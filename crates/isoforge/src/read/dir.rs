@@ -2,7 +2,7 @@
 //! chosen name space and Rock Ridge attributes.
 
 use isoforge_format::ecma119::DirRecord;
-use isoforge_format::strings::{decode_ucs2be, strip_version, strip_version_str};
+use isoforge_format::strings::{decode_name, decode_ucs2be, strip_version, strip_version_str};
 use isoforge_format::time::IsoTime;
 use isoforge_format::SECTOR;
 
@@ -319,11 +319,11 @@ impl<S: ReadAt> Image<S> {
                 return Ok(None);
             }
         }
-        let iso_name = || String::from_utf8_lossy(strip_version(rec.name)).into_owned();
+        let iso_name = || decode_name(strip_version(rec.name));
         let name = if tree.joliet {
             strip_version_str(&decode_ucs2be(rec.name)).to_string()
         } else if let Some(n) = rr.as_ref().and_then(|f| f.name.as_ref()) {
-            String::from_utf8_lossy(n).into_owned()
+            decode_name(n)
         } else {
             iso_name()
         };

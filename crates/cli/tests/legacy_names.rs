@@ -1,0 +1,91 @@
+//! Names recorded in a legacy 8-bit encoding (not UTF-8) are read as
+//! ISO 8859-1: names that differ stay different, and `extract` gives every
+//! file its own bytes. bsdtar, which keeps the raw bytes, is the judge.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+/// Relative path (raw bytes read as ISO 8859-1) -> contents, for every file.
+fn files_latin1(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let rel = p.strip_prefix(root).unwrap().as_os_str().as_bytes();
+            let name: String = match std::str::from_utf8(rel) {
+                Ok(s) => s.to_string(),
+                Err(_) => rel.iter().map(|&c| char::from(c)).collect(),
+            };
+            out.insert(name, fs::read(&p).unwrap());
+        }
+    }
+    out
+}
+
+#[test]
+fn legacy_encoded_names_stay_distinct() {
+    if !have("xorriso") || !have("genisoimage") || !have("bsdtar") {
+        return;
+    }
+    let t = tempdir();
+    let src = t.path().join("src");
+    let raw = |b: &[u8]| src.join(OsStr::from_bytes(b));
+    fs::create_dir_all(raw(b"dir\xfc")).unwrap();
+    for (name, data) in [
+        (&b"caf\xe9"[..], &b"e acute"[..]),
+        (b"caf\xe8", b"e grave"),
+        (b"na\xefve.txt", b"i diaeresis"),
+        (b"dir\xfc/x", b"in a directory"),
+        ("café-utf8".as_bytes(), b"valid UTF-8"),
+    ] {
+        fs::write(raw(name), data).unwrap();
+    }
+    for (tool, args) in [
+        ("xorriso", &["-as", "mkisofs", "-quiet", "-R", "-o"][..]),
+        ("genisoimage", &["-quiet", "-R", "-o"][..]),
+    ] {
+        let img = t.path().join(format!("{tool}.iso"));
+        run(Command::new(tool).args(args).arg(&img).arg(&src));
+        let judge = t.path().join(format!("{tool}-bsdtar"));
+        fs::create_dir(&judge).unwrap();
+        run(Command::new("bsdtar")
+            .arg("xf")
+            .arg(&img)
+            .arg("-C")
+            .arg(&judge));
+        let want = files_latin1(&judge);
+        assert_eq!(want.len(), 5, "{tool}: bsdtar extracted {:?}", want.keys());
+        assert!(want.contains_key("café"), "{tool}: {:?}", want.keys());
+
+        let ours = t.path().join(format!("{tool}-isoforge"));
+        isoforge_ok(&[
+            "extract",
+            img.to_str().unwrap(),
+            "-C",
+            ours.to_str().unwrap(),
+        ]);
+        assert_eq!(files_latin1(&ours), want, "{tool}");
+        let listed = isoforge_ok(&["ls", "-r", img.to_str().unwrap()]).stdout;
+        let listed = String::from_utf8(listed).unwrap();
+        for name in ["/café", "/cafè", "/naïve.txt", "/dirü/x", "/café-utf8"] {
+            assert!(
+                listed.lines().any(|l| l == name),
+                "{tool}: {name} not in\n{listed}"
+            );
+        }
+    }
+}
