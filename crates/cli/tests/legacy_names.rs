@@ -1,6 +1,7 @@
 //! Names recorded in a legacy 8-bit encoding (not UTF-8) are read as
 //! ISO 8859-1: names that differ stay different, and `extract` gives every
-//! file its own bytes. bsdtar, which keeps the raw bytes, is the judge.
+//! file its own bytes; symbolic link targets likewise. bsdtar, which keeps
+//! the raw bytes, is the judge.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -14,23 +15,32 @@ use std::process::Command;
 
 use common::*;
 
-/// Relative path (raw bytes read as ISO 8859-1) -> contents, for every file.
+/// Bytes as text: UTF-8 when valid, else ISO 8859-1.
+fn latin1(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_string(),
+        Err(_) => b.iter().map(|&c| char::from(c)).collect(),
+    }
+}
+
+/// Relative path (raw bytes read as ISO 8859-1) -> contents, for every file;
+/// a symbolic link's contents are `-> ` and its target, read the same way.
 fn files_latin1(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for e in fs::read_dir(&dir).unwrap() {
             let p = e.unwrap().path();
-            if p.is_dir() {
+            let rel = latin1(p.strip_prefix(root).unwrap().as_os_str().as_bytes());
+            if fs::symlink_metadata(&p).unwrap().file_type().is_symlink() {
+                let target = fs::read_link(&p).unwrap();
+                let shown = format!("-> {}", latin1(target.as_os_str().as_bytes()));
+                out.insert(rel, shown.into_bytes());
+            } else if p.is_dir() {
                 stack.push(p);
-                continue;
+            } else {
+                out.insert(rel, fs::read(&p).unwrap());
             }
-            let rel = p.strip_prefix(root).unwrap().as_os_str().as_bytes();
-            let name: String = match std::str::from_utf8(rel) {
-                Ok(s) => s.to_string(),
-                Err(_) => rel.iter().map(|&c| char::from(c)).collect(),
-            };
-            out.insert(name, fs::read(&p).unwrap());
         }
     }
     out
@@ -54,6 +64,10 @@ fn legacy_encoded_names_stay_distinct() {
     ] {
         fs::write(raw(name), data).unwrap();
     }
+    // Link targets in the legacy encoding.
+    for (name, target) in [(&b"link\xe9"[..], &b"caf\xe9"[..]), (b"deep", b"dir\xfc/x")] {
+        std::os::unix::fs::symlink(OsStr::from_bytes(target), raw(name)).unwrap();
+    }
     for (tool, args) in [
         ("xorriso", &["-as", "mkisofs", "-quiet", "-R", "-o"][..]),
         ("genisoimage", &["-quiet", "-R", "-o"][..]),
@@ -68,7 +82,7 @@ fn legacy_encoded_names_stay_distinct() {
             .arg("-C")
             .arg(&judge));
         let want = files_latin1(&judge);
-        assert_eq!(want.len(), 5, "{tool}: bsdtar extracted {:?}", want.keys());
+        assert_eq!(want.len(), 7, "{tool}: bsdtar extracted {:?}", want.keys());
         assert!(want.contains_key("café"), "{tool}: {:?}", want.keys());
 
         let ours = t.path().join(format!("{tool}-isoforge"));
@@ -81,7 +95,14 @@ fn legacy_encoded_names_stay_distinct() {
         assert_eq!(files_latin1(&ours), want, "{tool}");
         let listed = isoforge_ok(&["ls", "-r", img.to_str().unwrap()]).stdout;
         let listed = String::from_utf8(listed).unwrap();
-        for name in ["/café", "/cafè", "/naïve.txt", "/dirü/x", "/café-utf8"] {
+        for name in [
+            "/café",
+            "/cafè",
+            "/naïve.txt",
+            "/dirü/x",
+            "/café-utf8",
+            "/linké",
+        ] {
             assert!(
                 listed.lines().any(|l| l == name),
                 "{tool}: {name} not in\n{listed}"

@@ -42,7 +42,9 @@ pub(crate) fn find_sp(su: &[u8]) -> Option<u8> {
 const MAX_CE_LEN: u32 = 64 * 1024;
 
 struct SlState {
-    out: String,
+    /// The target's bytes, decoded once whole: a UTF-8 character may be
+    /// split between components.
+    out: Vec<u8>,
     need_sep: bool,
 }
 
@@ -60,7 +62,7 @@ pub(crate) fn collect<S: ReadAt>(
     let mut f = RrFields::default();
     let mut name = Vec::new();
     let mut sl = SlState {
-        out: String::new(),
+        out: Vec::new(),
         need_sep: false,
     };
     let mut have_sl = false;
@@ -126,22 +128,22 @@ pub(crate) fn collect<S: ReadAt>(
                                     b".."
                                 } else if c.flags & 0x08 != 0 {
                                     sl.out.clear();
-                                    sl.out.push('/');
+                                    sl.out.push(b'/');
                                     sl.need_sep = false;
                                     continue;
                                 } else if c.flags & 0x30 != 0 {
                                     // Volume root / host name: obsolete, read as the root.
                                     sl.out.clear();
-                                    sl.out.push('/');
+                                    sl.out.push(b'/');
                                     sl.need_sep = false;
                                     continue;
                                 } else {
                                     c.content
                                 };
-                                if sl.need_sep && !sl.out.ends_with('/') {
-                                    sl.out.push('/');
+                                if sl.need_sep && !sl.out.ends_with(b"/") {
+                                    sl.out.push(b'/');
                                 }
-                                sl.out.push_str(&String::from_utf8_lossy(piece));
+                                sl.out.extend_from_slice(piece);
                                 sl.need_sep = c.flags & 0x01 == 0;
                                 if sl.out.len() > limits.max_symlink_bytes as usize {
                                     return Err(Error::LimitExceeded {
@@ -245,7 +247,7 @@ pub(crate) fn collect<S: ReadAt>(
         f.name = Some(name);
     }
     if have_sl {
-        f.target = Some(sl.out);
+        f.target = Some(isoforge_format::strings::decode_name(&sl.out));
     }
     Ok(f)
 }
