@@ -110,3 +110,38 @@ fn legacy_encoded_names_stay_distinct() {
         }
     }
 }
+
+/// A link target with a component longer than one SL component holds
+/// (255 bytes) is split, and the split falls inside a UTF-8 character.
+/// xorriso cannot write such a link, but reads ours: it judges the writer,
+/// the source judges both readers.
+#[test]
+fn long_link_targets_split_inside_a_character() {
+    if !have("xorriso") {
+        return;
+    }
+    let t = tempdir();
+    let src = t.path().join("src");
+    fs::create_dir(&src).unwrap();
+    let target = format!("{}/{}", "ü".repeat(200), "é".repeat(150));
+    std::os::unix::fs::symlink(&target, src.join("long")).unwrap();
+    let img = t.path().join("long.iso");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    isoforge_ok(&["create", "-q", "-o", &s(&img), &s(&src)]);
+    let ours = t.path().join("ours");
+    isoforge_ok(&["extract", &s(&img), "-C", &s(&ours)]);
+    let theirs = t.path().join("xorriso");
+    run(Command::new("xorriso")
+        .args(["-osirrox", "on", "-indev"])
+        .arg(&img)
+        .args(["-extract", "/"])
+        .arg(&theirs));
+    for dir in [&ours, &theirs] {
+        let got = fs::read_link(dir.join("long")).unwrap();
+        assert!(
+            got.as_os_str().as_bytes() == target.as_bytes(),
+            "{}",
+            dir.display()
+        );
+    }
+}
