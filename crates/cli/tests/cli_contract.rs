@@ -18,10 +18,7 @@ fn small_image(dir: &Path) -> Option<PathBuf> {
     let src = dir.join("src");
     make_tree(&src, TreeSpec::FULL);
     let img = dir.join("img.iso");
-    run(Command::new("xorriso")
-        .args(["-as", "mkisofs", "-quiet", "-R", "-J", "-o"])
-        .arg(&img)
-        .arg(&src));
+    xorriso::mkisofs(&["-R", "-J"], &img, &src);
     Some(img)
 }
 
@@ -325,10 +322,7 @@ fn special_files_are_reported_not_created_unless_asked() {
     fs::write(src.join("f"), b"x").unwrap();
     run(Command::new("mkfifo").arg(src.join("pipe")));
     let img = t.path().join("p.iso");
-    run(Command::new("xorriso")
-        .args(["-as", "mkisofs", "-quiet", "-R", "-o"])
-        .arg(&img)
-        .arg(&src));
+    xorriso::mkisofs(&["-R"], &img, &src);
     let v: serde_json::Value =
         serde_json::from_slice(&isoforge_ok(&["ls", "--json", img.to_str().unwrap()]).stdout)
             .unwrap();

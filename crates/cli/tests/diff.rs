@@ -201,17 +201,11 @@ fn added_and_removed_files_and_descriptor_fields() {
     let src = t.path().join("s");
     make_tree(&src, TreeSpec::PLAIN);
     let a = t.path().join("a.iso");
-    run(Command::new("xorriso")
-        .args(["-as", "mkisofs", "-quiet", "-R", "-V", "ONE", "-o"])
-        .arg(&a)
-        .arg(&src));
+    xorriso::mkisofs(&["-R", "-V", "ONE"], &a, &src);
     fs::remove_file(src.join("a.txt")).unwrap();
     fs::write(src.join("new.txt"), b"new").unwrap();
     let b = t.path().join("b.iso");
-    run(Command::new("xorriso")
-        .args(["-as", "mkisofs", "-quiet", "-R", "-V", "TWO", "-o"])
-        .arg(&b)
-        .arg(&src));
+    xorriso::mkisofs(&["-R", "-V", "TWO"], &b, &src);
     let (code, v) = diff_json(&a, &b);
     assert_eq!(code, Some(1));
     let files = v["differences"]["files"].as_array().unwrap();

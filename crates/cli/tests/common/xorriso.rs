@@ -169,3 +169,13 @@ pub fn compare(img: &Path) {
         }
     }
 }
+
+/// `xorriso -as mkisofs -quiet ARGS -o IMG SRC`, which must succeed.
+pub fn mkisofs(args: &[&str], img: &Path, src: &Path) {
+    run(Command::new("xorriso")
+        .args(["-as", "mkisofs", "-quiet"])
+        .args(args)
+        .arg("-o")
+        .arg(img)
+        .arg(src));
+}
