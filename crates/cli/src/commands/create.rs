@@ -360,11 +360,13 @@ pub fn write_image(
     // flush of gigabytes would double the time of a copy-speed remaster.
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))?;
-    // The temporary name goes (and with it, after an exchange, the old
-    // image) when `tmp` is dropped.
+    // On an error the temporary file goes when `tmp` is dropped; once the
+    // image is in place nothing is left under the temporary name, so
+    // nothing there may be removed later.
     let tmp = tmp.into_temp_path();
     isoforge::write::replace_file(&tmp, target)
         .with_context(|| format!("cannot rename the finished image to {}", target.display()))?;
+    let _ = tmp.keep();
     bar.finish_and_clear();
     Ok(())
 }
