@@ -473,7 +473,7 @@ impl Builder {
                     if self
                         .nodes
                         .get(id)
-                        .is_some_and(|n| self.node_name(n) == name) =>
+                        .is_some_and(|n| n.parent() == dir && self.node_name(n) == name) =>
                 {
                     return Some(id)
                 }

@@ -15,7 +15,7 @@ use zerocopy::{FromZeros, IntoBytes};
 
 use super::boot::Tail;
 use super::builder::{host_err, FileSource, ImageData, Kind, Src, VolumeText};
-use super::plan::{changed_size, DirBuf, NsTree, Plan, Set};
+use super::plan::{changed_size, DirBuf, NsTree, Plan, Set, KERNEL_COPY};
 use super::readahead::{self, ReadAhead};
 use super::rockridge::dir_time;
 use crate::error::{Error, Result};
@@ -114,9 +114,6 @@ impl Write for Out<'_> {
     }
 }
 
-/// Host files at least this large are copied file to file by the kernel.
-const DIRECT_COPY: u64 = 1 << 20;
-
 impl Counting<'_> {
     fn put(&mut self, b: &[u8]) -> Result<()> {
         self.out.write_all(b)?;
@@ -140,12 +137,13 @@ impl Counting<'_> {
         }
         Ok(())
     }
-    /// Zeros up to block `lba` (a gap the layout left), which must not be
-    /// behind.
-    fn skip_to(&mut self, lba: u32) -> Result<()> {
+    /// Zeros up to block `lba` when the layout left one block of padding
+    /// there (before a large file, see `Plan::page_parity`); anything else
+    /// than `lba` or that one block before it is a layout error.
+    fn skip_pad(&mut self, lba: u32, size: u64) -> Result<()> {
         let want = u64::from(lba) * SECTOR as u64;
-        if self.pos < want {
-            self.zeros(want - self.pos)?;
+        if size >= KERNEL_COPY && self.pos + SECTOR as u64 == want {
+            self.zeros(SECTOR as u64)?;
         }
         self.at(lba)
     }
@@ -499,7 +497,7 @@ impl Plan {
         let mut files = 0u64;
         let mut i = 0;
         while let Some(d) = self.data.get(i) {
-            w.skip_to(d.lba)?;
+            w.skip_pad(d.lba, d.size)?;
             if let Some(ra) = ra.as_mut().filter(|_| ahead(i)) {
                 let batch = ra.next(i)?;
                 w.put(batch.bytes())?;
@@ -530,7 +528,7 @@ impl Plan {
                 Some(Kind::File { src, .. }) => Some(src),
                 _ => None,
             };
-            let direct = direct && d.size >= DIRECT_COPY;
+            let direct = direct && d.size >= KERNEL_COPY;
             let n = match src {
                 Some(Src::Host(_) | Src::InDir(_)) if direct => {
                     let p = self.b.host_path(d.node()).unwrap_or_default();
@@ -586,7 +584,7 @@ impl Plan {
         // Small host files are read on other threads, ahead of the writes.
         let ahead = |i: usize| {
             self.data.get(i).is_some_and(|d| {
-                d.size < DIRECT_COPY
+                d.size < KERNEL_COPY
                     && !boot.is_some_and(|b| b.patches.contains_key(&d.node()))
                     && matches!(
                         self.b.nodes.get(d.node()).map(|n| &n.kind),

@@ -273,9 +273,11 @@ impl NsTree {
     }
 }
 
-/// Files from this size on start at the same offset within a 4 KiB page as
-/// their source data (see `Plan::page_parity`).
-const ALIGN_MIN: u64 = 1 << 20;
+/// Files from this size on are copied file to file by the kernel when the
+/// image goes to a file, and start at the same offset within a 4 KiB page as
+/// their source data, one block of padding before them where needed (see
+/// `Plan::page_parity`).
+pub(crate) const KERNEL_COPY: u64 = 1 << 20;
 
 /// A run of file data.
 #[derive(Debug, Clone, Copy)]
@@ -1188,13 +1190,12 @@ impl Plan {
             .map_or((0, 0), |d| (set.meta(d.lba), d.size))
     }
 
-    /// The LBA of a file's data.
     /// For a file large enough to be copied in the kernel, the parity of
     /// the block its data should start at so that source and image agree on
     /// the offset within a 4 KiB page: even for host files, the parity of the
     /// first extent for data from an image (when it starts on a block).
     fn page_parity(&self, id: NodeId, size: u64) -> Option<u32> {
-        if size < ALIGN_MIN {
+        if size < KERNEL_COPY {
             return None;
         }
         match &self.node(id)?.kind {
@@ -1212,6 +1213,7 @@ impl Plan {
         }
     }
 
+    /// The LBA of a file's data.
     pub(crate) fn data_lba_of(&self, id: NodeId) -> Option<u32> {
         self.data_lba.get(id).copied().filter(|&l| l != 0)
     }

@@ -90,6 +90,9 @@ impl ReadAhead {
         self.taken += 1;
         match reader.map(|r| r.batches.recv()) {
             Some(Ok(b)) if b.first == i => Ok(b),
+            Some(Err(_)) => Err(Error::InvalidInput(
+                "internal error: a thread reading files ahead stopped".into(),
+            )),
             _ => Err(Error::InvalidInput(
                 "internal error: files read ahead out of order".into(),
             )),
@@ -244,7 +247,11 @@ fn read_file(
         if room.is_empty() {
             return Err(grew(&path().display().to_string()));
         }
-        let n = f.read(room).map_err(|e| host_err(&path(), e))?;
+        let n = match f.read(room) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(host_err(&path(), e)),
+        };
         if n == 0 {
             break;
         }
