@@ -80,6 +80,9 @@ pub struct BuildOptions {
     /// Ridge, at ISO levels 1-3), as ECMA-119 requires; off, they stay
     /// where they are, as xorriso writes them by default.
     pub relocate_deep: bool,
+    /// Stops writing (with [`Error::Cancelled`](crate::Error::Cancelled))
+    /// when cancelled.
+    pub cancel: crate::Cancel,
 }
 
 /// The text fields of a supplementary (Joliet) volume descriptor.
@@ -127,6 +130,7 @@ impl Default for BuildOptions {
             application_use: None,
             joliet_text: None,
             relocate_deep: true,
+            cancel: crate::Cancel::default(),
         }
     }
 }
