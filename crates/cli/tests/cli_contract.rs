@@ -228,7 +228,7 @@ fn extract_does_not_clobber_unless_asked() {
     assert!(stderr(&o).contains("--overwrite"), "{}", stderr(&o));
     assert_eq!(fs::read(dest.join("a.txt")).unwrap(), b"mine");
     no_temp_files(&dest);
-    isoforge_ok(&["extract", "--overwrite", img, "-C", dest.to_str().unwrap()]);
+    isoforge_ok(&["extract", "--overwrite", "always", img, "-C", dest.to_str().unwrap()]);
     assert_eq!(fs::read(dest.join("a.txt")).unwrap(), b"hello\n");
     no_temp_files(&dest);
 }

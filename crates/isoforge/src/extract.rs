@@ -224,7 +224,6 @@ struct Walker {
     done: Vec<Pending>,
     /// Files to write, per destination directory.
     batch: Vec<(String, Vec<Item>)>,
-    batch_files: usize,
     /// Files, links and directories waiting for the next flush.
     queued: usize,
 }
@@ -321,7 +320,6 @@ impl Walker {
         report: &mut ExtractReport,
     ) -> Result<()> {
         if !files.is_empty() {
-            self.batch_files += files.len();
             self.queued += files.len();
             self.batch.push((dir, files));
         }
@@ -355,21 +353,20 @@ impl Walker {
     /// Writes the queued files, then makes the queued hard links, then
     /// finishes the directories walked to the end, children first.
     fn flush<S: ReadAt>(&mut self, ctx: &Ctx<'_, S>, report: &mut ExtractReport) -> Result<()> {
-        let skipped = ctx.skipped.load(Ordering::Relaxed);
-        self.batch
+        report.files += self
+            .batch
             .par_iter()
-            .try_for_each(|(dir, files)| -> Result<()> {
+            .map(|(dir, files)| -> Result<u64> {
                 let fd = Arc::new(ctx.open_dir(dir)?);
                 let mut buf = Vec::new();
+                let mut written = 0;
                 for it in files {
-                    ctx.write_file(&fd, it, &mut buf)?;
+                    written += u64::from(ctx.write_file(&fd, it, &mut buf)?);
                 }
-                Ok(())
-            })?;
-        let kept = ctx.skipped.load(Ordering::Relaxed) - skipped;
-        report.files += (self.batch_files as u64).saturating_sub(kept);
+                Ok(written)
+            })
+            .try_reduce(|| 0, |a, b| Ok(a + b))?;
         self.batch.clear();
-        self.batch_files = 0;
         // The first names' directories are opened as paths only: a link
         // needs no read permission on them, which their modes may forbid.
         let mut dirs = (DirCache::new(OFlags::PATH), DirCache::new(OFlags::RDONLY));
@@ -450,9 +447,11 @@ fn make_link<S: ReadAt>(
     };
     match linked? {
         Ok(true) => report.hardlinks += 1,
-        Ok(false) => report.skipped += 1,
+        Ok(false) => {}
         Err(why @ (Errno::ACCESS | Errno::MLINK)) => {
-            ctx.write_file(db, b, &mut Vec::new())?;
+            if !ctx.write_file(db, b, &mut Vec::new())? {
+                return Ok(());
+            }
             report.files += 1;
             // Nothing is lost, so this is a note even under --strict.
             ctx.note(format!(
@@ -527,8 +526,6 @@ fn make_deferred<S: ReadAt>(
     if e.file_type == FileType::Symlink {
         if make_symlink(ctx, fd, it, target)? {
             report.symlinks += 1;
-        } else {
-            report.skipped += 1;
         }
         return Ok(());
     }
@@ -544,7 +541,7 @@ fn make_deferred<S: ReadAt>(
         rfs::mknodat(&**fd, name, ft, mode, devno)
     })? {
         Ok(true) => report.special += 1,
-        Ok(false) => report.skipped += 1,
+        Ok(false) => {}
         Err(er) => ctx.warn(format!("{}: cannot create node: {er}", e.path))?,
     }
     Ok(())
@@ -838,12 +835,13 @@ impl<S: ReadAt> Ctx<'_, S> {
         Ok(Ok(true))
     }
 
-    /// Writes one regular file through a temporary name.
-    fn write_file(&self, dir: &Arc<OwnedFd>, item: &Item, buf: &mut Vec<u8>) -> Result<()> {
+    /// Writes one regular file through a temporary name; `Ok(false)` when
+    /// an existing one is kept instead.
+    fn write_file(&self, dir: &Arc<OwnedFd>, item: &Item, buf: &mut Vec<u8>) -> Result<bool> {
         self.opts.cancel.check()?;
         if self.keep_existing(dir, item)? {
             self.kept(item);
-            return Ok(());
+            return Ok(false);
         }
         let e = &item.entry;
         self.reserve(e.size)?;
@@ -879,7 +877,7 @@ impl<S: ReadAt> Ctx<'_, S> {
                 other => other,
             })?;
         let mut fd = File::from(fd);
-        let result = (|| -> Result<()> {
+        let result = (|| -> Result<bool> {
             self.copy_data(e, &mut fd, buf)?;
             if exact {
                 rfs::fchmod(&fd, Mode::from_raw_mode(mode))
@@ -894,12 +892,12 @@ impl<S: ReadAt> Ctx<'_, S> {
             };
             self.opts.cancel.check()?;
             match rfs::renameat_with(&**dir, tmp.as_str(), &**dir, name, rflags) {
-                Ok(()) => Ok(()),
+                Ok(()) => Ok(true),
                 // Made meanwhile by someone else.
                 Err(rustix::io::Errno::EXIST) if self.opts.existing == Existing::Keep => {
                     self.kept(item);
                     let _ = rfs::unlinkat(&**dir, tmp.as_str(), AtFlags::empty());
-                    Ok(())
+                    Ok(false)
                 }
                 Err(rustix::io::Errno::EXIST) => Err(Error::Exists {
                     path: item.rel.clone(),
@@ -1207,7 +1205,6 @@ fn extract_in<S: ReadAt>(
         links: Vec::new(),
         done: Vec::new(),
         batch: Vec::new(),
-        batch_files: 0,
         queued: 0,
     };
     if paths.is_empty() {
