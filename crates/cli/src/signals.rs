@@ -7,6 +7,7 @@
 //! nobody reads, say), or a second signal come, the registered temporary
 //! files are removed here and the process exits at once.
 
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -87,6 +88,12 @@ pub fn finish(cancel: &Cancel, sig: i32) -> ! {
         SIGHUP => "SIGHUP",
         _ => "a signal",
     };
-    eprintln!("isoforge: stopped by {name}; temporary files removed");
+    // A progress bar may be on the line: clear it first.
+    let clear = if std::io::stderr().is_terminal() {
+        "\r\x1b[2K"
+    } else {
+        ""
+    };
+    eprintln!("{clear}isoforge: stopped by {name}; temporary files removed");
     std::process::exit(128 + sig)
 }

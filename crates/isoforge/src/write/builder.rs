@@ -987,6 +987,7 @@ impl Builder {
         // (name, the host name when it is not UTF-8 and `name` is lossy)
         let mut entries: Vec<(String, Option<OsString>)> = Vec::new();
         while let Some((id, path, hd)) = stack.pop() {
+            self.opts.cancel.check()?;
             // Entries are looked up relative to the open directory: no path
             // walk from the root per entry.
             let fd = rfs::openat(
