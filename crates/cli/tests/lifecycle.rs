@@ -619,3 +619,37 @@ fn a_plain_file_source_goes_to_the_root() {
         "a file and a directory as sources",
     );
 }
+
+#[test]
+fn a_kept_file_is_never_the_target_of_a_hard_link() {
+    let t = tempdir();
+    let src = t.path().join("src");
+    fs::create_dir(&src).unwrap();
+    fs::write(src.join("a.txt"), "shared").unwrap();
+    fs::hard_link(src.join("a.txt"), src.join("b.txt")).unwrap();
+    let img = t.path().join("links.iso");
+    isoforge_ok(&["create", "-o", img.to_str().unwrap(), src.to_str().unwrap()]);
+    let d = t.path().join("dest");
+    fs::create_dir(&d).unwrap();
+    fs::write(d.join("a.txt"), "mine").unwrap();
+    isoforge_ok(&[
+        "extract",
+        img.to_str().unwrap(),
+        "-C",
+        d.to_str().unwrap(),
+        "--skip-existing",
+    ]);
+    assert_eq!(fs::read_to_string(d.join("a.txt")).unwrap(), "mine");
+    assert_eq!(fs::read_to_string(d.join("b.txt")).unwrap(), "shared");
+    assert_ne!(
+        fs::metadata(d.join("a.txt")).unwrap().ino(),
+        fs::metadata(d.join("b.txt")).unwrap().ino()
+    );
+    // Without one in the way, the two names are one file again.
+    let d = t.path().join("fresh");
+    isoforge_ok(&["extract", img.to_str().unwrap(), "-C", d.to_str().unwrap()]);
+    assert_eq!(
+        fs::metadata(d.join("a.txt")).unwrap().ino(),
+        fs::metadata(d.join("b.txt")).unwrap().ino()
+    );
+}

@@ -454,6 +454,11 @@ fn make_link<S: ReadAt>(
             }
             report.files += 1;
             // Nothing is lost, so this is a note even under --strict.
+            let why = if first_kept {
+                "that name was kept as it was in the destination".to_string()
+            } else {
+                why.to_string()
+            };
             ctx.note(format!(
                 "{}: written as a copy, not a hard link to {}/{a_name} ({why})",
                 b.entry.path,
