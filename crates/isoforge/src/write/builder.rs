@@ -80,8 +80,7 @@ pub struct BuildOptions {
     /// Ridge, at ISO levels 1-3), as ECMA-119 requires; off, they stay
     /// where they are, as xorriso writes them by default.
     pub relocate_deep: bool,
-    /// Stops writing (with [`Error::Cancelled`](crate::Error::Cancelled))
-    /// when cancelled.
+    /// Stops writing (with [`Error::Cancelled`]) when cancelled.
     pub cancel: crate::Cancel,
 }
 
