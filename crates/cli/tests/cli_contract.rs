@@ -228,7 +228,14 @@ fn extract_does_not_clobber_unless_asked() {
     assert!(stderr(&o).contains("--overwrite"), "{}", stderr(&o));
     assert_eq!(fs::read(dest.join("a.txt")).unwrap(), b"mine");
     no_temp_files(&dest);
-    isoforge_ok(&["extract", "--overwrite", img, "-C", dest.to_str().unwrap()]);
+    isoforge_ok(&[
+        "extract",
+        "--overwrite",
+        "always",
+        img,
+        "-C",
+        dest.to_str().unwrap(),
+    ]);
     assert_eq!(fs::read(dest.join("a.txt")).unwrap(), b"hello\n");
     no_temp_files(&dest);
 }
@@ -276,8 +283,21 @@ fn extract_byte_budget_stops_cleanly() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--max-bytes"), "{}", stderr(&o));
+    // The destination it created is gone again, with what was written.
+    assert!(!dest.exists());
+    // Into a directory that was there: no file larger than the budget was
+    // written, even partly.
+    fs::create_dir(&dest).unwrap();
+    let o = isoforge(&[
+        "extract",
+        "--max-bytes",
+        "10000",
+        img.to_str().unwrap(),
+        "-C",
+        dest.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
     no_temp_files(&dest);
-    // No file larger than the budget was written, even partly.
     assert!(!dest.join("sizes/s70001.bin").exists());
 }
 

@@ -43,6 +43,57 @@ pub enum Error {
     /// The caller asked for something invalid.
     #[error("{0}")]
     InvalidInput(String),
+    /// The work was stopped through its [`Cancel`](crate::Cancel) token;
+    /// its temporary files are removed.
+    #[error("stopped before the end; temporary files removed")]
+    Cancelled,
+    /// The output's file system is full, or the user's quota on it is used
+    /// up: the fault is the output's, not the input's.
+    #[error("{} while writing {}", no_space_text(error), path.as_ref().map_or("the output".into(), |p| p.display().to_string()))]
+    NoSpace {
+        /// The output being written, when known.
+        path: Option<std::path::PathBuf>,
+        /// The error of the write.
+        error: io::Error,
+    },
+    /// Extraction would replace something already in the destination, and
+    /// was not asked to.
+    #[error("{path} already exists in the destination{}", if *more > 0 { format!(" (and {more} more entries)") } else { String::new() })]
+    Exists {
+        /// The first such entry, relative to the destination.
+        path: String,
+        /// How many more there are.
+        more: u64,
+    },
+}
+
+fn no_space_text(e: &io::Error) -> &'static str {
+    if e.kind() == io::ErrorKind::QuotaExceeded {
+        "disk quota exceeded"
+    } else {
+        "no space left on device"
+    }
+}
+
+/// `e`, or [`Error::NoSpace`] (naming no path) when it is a failure for
+/// want of room: only writes to the output fail so.
+pub(crate) fn output_fault(e: Error) -> Error {
+    match e {
+        Error::Io { source, .. } if is_out_of_room(&source) => Error::NoSpace {
+            path: None,
+            error: source,
+        },
+        other => other,
+    }
+}
+
+/// Whether a write failed for want of room: the device is full or the quota
+/// is used up.
+pub(crate) fn is_out_of_room(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    )
 }
 
 /// A malformed structure: which one, where, and what is wrong with it.
@@ -102,6 +153,17 @@ impl Error {
             offset,
             kind: CorruptKind::Message(msg.into()),
         })
+    }
+    /// The same error, but a failure for want of room on the output becomes
+    /// [`Error::NoSpace`] naming `path` (the output as the user knows it).
+    pub fn on_output(self, path: &std::path::Path) -> Error {
+        match output_fault(self) {
+            Error::NoSpace { path: None, error } => Error::NoSpace {
+                path: Some(path.to_path_buf()),
+                error,
+            },
+            other => other,
+        }
     }
     /// An I/O error at an image offset.
     pub fn io_at(source: io::Error, offset: u64) -> Error {

@@ -24,6 +24,7 @@
 )]
 #![deny(missing_docs)]
 
+pub mod cancel;
 pub mod diff;
 pub mod error;
 pub mod extract;
@@ -35,6 +36,7 @@ pub mod source;
 pub mod verify;
 pub mod write;
 
+pub use cancel::Cancel;
 pub use error::{Diagnostic, Error, Result};
 pub use isoforge_format::time::IsoTime;
 pub use options::{Limits, ReadOptions, Strictness, View};

@@ -49,6 +49,8 @@ pub struct ModifyOptions {
     /// Go on when something of the old image cannot be kept (it is dropped,
     /// and said so in the notes).
     pub force: bool,
+    /// Stops reading the old image and writing the new one when cancelled.
+    pub cancel: crate::Cancel,
 }
 
 /// A planned modification.
@@ -273,6 +275,7 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
         }
     }
     b_opts.relocate_deep = max_depth(&img)? <= 8;
+    b_opts.cancel = opts.cancel.clone();
     let view = if info.rock_ridge.is_some() {
         View::RockRidge
     } else {
@@ -577,6 +580,7 @@ fn import_tree<S: ReadAt>(
     let mut seen_runs: HashSet<Vec<(u64, u64)>> = HashSet::new();
     let mut total = 0u64;
     while let Some((path, dir, jdir)) = queue.pop() {
+        b.options().cancel.check()?;
         let kids = dirs.list(&dir)?;
         let jkids = match (&mut jdirs, &jdir) {
             (Some(d), Some(jd)) => d.list(jd)?,

@@ -34,7 +34,7 @@ fn listing(dir: &Path) -> Vec<String> {
     out
 }
 
-/// Extracts `img` into `<tmp>/dest`; returns the result and checks that
+/// Extracts `img` into `<tmp>/dest` (an existing directory); returns the result and checks that
 /// nothing exists beside `dest` and no temporary file stayed behind.
 fn run(
     img: Vec<u8>,
@@ -46,6 +46,8 @@ fn run(
 ) {
     let t = tempfile::tempdir().unwrap();
     let dest = t.path().join("dest");
+    // Given, not created by the extraction: what it wrote stays to be seen.
+    fs::create_dir(&dest).unwrap();
     let image = Image::open(img).unwrap();
     let r = extract(&image, view, &dest, &[], opts, &|_| {});
     assert_eq!(

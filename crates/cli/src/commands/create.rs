@@ -19,7 +19,8 @@ pub struct Args {
     /// Output image (`-` for standard output).
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
-    /// Host directories (their contents become the root) or grafts ISO_PATH=HOST_PATH.
+    /// Host directories (their contents become the root), host files (they
+    /// go to the root) or grafts ISO_PATH=HOST_PATH.
     #[arg(required = true)]
     pub sources: Vec<String>,
     /// Volume identifier.
@@ -258,8 +259,55 @@ fn newest_time(b: &Builder) -> i64 {
         .unwrap_or(0)
 }
 
+/// Fails, before any work, when `output` cannot be where an image is
+/// written: a directory, or in a directory that does not exist.
+pub fn check_output(output: &Path) -> anyhow::Result<()> {
+    if output.as_os_str() == "-" {
+        return Ok(());
+    }
+    if output.is_dir() {
+        bail!(
+            "{} is a directory; give the image's file name with -o",
+            output.display()
+        );
+    }
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => bail!(
+            "cannot write {}: {} is not a directory",
+            output.display(),
+            dir.display()
+        ),
+        Err(e) => bail!(
+            "cannot write {}: the directory {} {}",
+            output.display(),
+            dir.display(),
+            if e.kind() == std::io::ErrorKind::NotFound {
+                "does not exist".to_string()
+            } else {
+                format!("cannot be used: {e}")
+            }
+        ),
+    }
+}
+
+/// Where a SOURCE without `=` goes: a directory's contents to the root, a
+/// file (or link, or other) to the root under its own name, as mkisofs does.
+fn source_place(s: &str) -> String {
+    let p = Path::new(s);
+    match (std::fs::metadata(p), p.file_name()) {
+        (Ok(m), Some(name)) if !m.is_dir() => format!("/{}", name.to_string_lossy()),
+        _ => "/".to_string(),
+    }
+}
+
 /// Runs `create`.
 pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    check_output(&a.output)?;
     let mut opts = BuildOptions::default();
     opts.volume_id = a.volume_id.clone();
     opts.publisher = a.publisher.clone();
@@ -287,6 +335,7 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
         _ => None,
     };
     opts.source_date_epoch = epoch;
+    opts.cancel = crate::signals::install()?;
     let mut b = Builder::new(opts.clone());
     for s in &a.sources {
         match s.split_once('=') {
@@ -295,7 +344,7 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
                     .with_context(|| format!("adding {host} at {iso}"))?;
             }
             _ => {
-                b.add_host("/", Path::new(s))
+                b.add_host(&source_place(s), Path::new(s))
                     .with_context(|| format!("adding {s}"))?;
             }
         }
@@ -332,8 +381,10 @@ pub fn write_image(
     let bar = bytes_bar(plan.image_len(), cli.quiet, "writing");
     if output.as_os_str() == "-" {
         let mut w = BufWriter::with_capacity(1 << 20, out);
-        plan.write_to(&mut w, &|n| bar.inc(n))?;
-        w.flush()?;
+        plan.write_to(&mut w, &|n| bar.inc(n))
+            .map_err(|e| e.on_output(Path::new("standard output")))?;
+        w.flush()
+            .map_err(|e| isoforge::Error::from(e).on_output(Path::new("standard output")))?;
         bar.finish_and_clear();
         return Ok(());
     }
@@ -342,19 +393,31 @@ pub fn write_image(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    if target.is_dir() {
-        bail!(
-            "{} is a directory; give the image's file name with -o",
-            target.display()
-        );
-    }
-    let tmp = tempfile::Builder::new()
-        .prefix(".isoforge-")
-        .suffix(".tmp")
-        .tempfile_in(&dir)
+    check_output(target)?;
+    // Registered, so that a signal that stops the work removes it even if
+    // the work cannot.
+    let cancel = crate::signals::current();
+    let (tmp, registered) = cancel
+        .register(|| {
+            let tmp = tempfile::Builder::new()
+                .prefix(".isoforge-")
+                .suffix(".tmp")
+                .tempfile_in(&dir)?;
+            let path = tmp.path().to_path_buf();
+            Ok((tmp, isoforge::cancel::Temporary::File(path)))
+        })
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    plan.write_to_file(tmp.as_file(), &|n| bar.inc(n))
-        .with_context(|| format!("writing {}", target.display()))?;
+    let written = plan
+        .write_to_file(tmp.as_file(), &|n| bar.inc(n))
+        .and_then(|_| cancel.check());
+    if let Err(e) = written {
+        drop(tmp);
+        cancel.forget(registered);
+        return Err(match e.on_output(target) {
+            e @ (isoforge::Error::NoSpace { .. } | isoforge::Error::Cancelled) => e.into(),
+            e => anyhow::Error::new(e).context(format!("writing {}", target.display())),
+        });
+    }
     // Like cp and tar, the image is not forced to disk here: the rename
     // makes it appear complete or not at all to other programs, and a
     // flush of gigabytes would double the time of a copy-speed remaster.
@@ -367,6 +430,7 @@ pub fn write_image(
     isoforge::write::replace_file(&tmp, target)
         .with_context(|| format!("cannot rename the finished image to {}", target.display()))?;
     let _ = tmp.keep();
+    cancel.forget(registered);
     bar.finish_and_clear();
     Ok(())
 }

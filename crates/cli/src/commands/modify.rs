@@ -11,6 +11,7 @@ use isoforge::source::ReadAt;
 
 use crate::args::Cli;
 use crate::commands::create::write_image;
+
 use crate::commands::Outcome;
 
 /// Options of `modify`.
@@ -64,7 +65,9 @@ fn pair(s: &str, what: &str) -> anyhow::Result<(String, String)> {
 
 /// Runs `modify`.
 pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    crate::commands::create::check_output(&a.output)?;
     let mut o = ModifyOptions::default();
+    o.cancel = crate::signals::install()?;
     for s in &a.add {
         let (iso, host) = pair(s, "--add")?;
         o.add.push((iso, PathBuf::from(host)));

@@ -80,6 +80,8 @@ pub struct BuildOptions {
     /// Ridge, at ISO levels 1-3), as ECMA-119 requires; off, they stay
     /// where they are, as xorriso writes them by default.
     pub relocate_deep: bool,
+    /// Stops writing (with [`Error::Cancelled`]) when cancelled.
+    pub cancel: crate::Cancel,
 }
 
 /// The text fields of a supplementary (Joliet) volume descriptor.
@@ -127,6 +129,7 @@ impl Default for BuildOptions {
             application_use: None,
             joliet_text: None,
             relocate_deep: true,
+            cancel: crate::Cancel::default(),
         }
     }
 }
@@ -983,6 +986,7 @@ impl Builder {
         // (name, the host name when it is not UTF-8 and `name` is lossy)
         let mut entries: Vec<(String, Option<OsString>)> = Vec::new();
         while let Some((id, path, hd)) = stack.pop() {
+            self.opts.cancel.check()?;
             // Entries are looked up relative to the open directory: no path
             // walk from the root per entry.
             let fd = rfs::openat(

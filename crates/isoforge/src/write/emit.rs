@@ -35,6 +35,7 @@ struct Counting<'a> {
     out: Out<'a>,
     pos: u64,
     progress: &'a dyn Fn(u64),
+    cancel: crate::Cancel,
 }
 
 /// Where the image goes: any stream, or a file that large inputs are copied
@@ -49,13 +50,14 @@ enum Out<'a> {
 struct SparseFile<'a> {
     f: &'a File,
     pos: u64,
+    cancel: crate::Cancel,
 }
 
 impl SparseFile<'_> {
     /// Copies `len` bytes at `off` of `src` here, in the kernel, skipping
     /// holes.
     fn copy_from(&mut self, src: &File, off: u64, len: u64) -> std::io::Result<()> {
-        crate::fsutil::copy_range_sparse(src, off, len, self.f, self.pos)?;
+        crate::fsutil::copy_range_sparse(src, off, len, self.f, self.pos, &self.cancel)?;
         self.pos += len;
         Ok(())
     }
@@ -116,6 +118,7 @@ impl Write for Out<'_> {
 
 impl Counting<'_> {
     fn put(&mut self, b: &[u8]) -> Result<()> {
+        self.cancel.check()?;
         self.out.write_all(b)?;
         self.pos += b.len() as u64;
         (self.progress)(b.len() as u64);
@@ -187,9 +190,15 @@ fn copy_image(w: &mut Counting<'_>, img: &ImageData) -> Result<()> {
     bw.flush()?;
     let sink = bw.get_mut();
     for &(off, len) in &img.runs {
-        sink.copy_from(src, off, len).map_err(|e| Error::Io {
-            source: e,
-            offset: Some(off),
+        sink.copy_from(src, off, len).map_err(|e| {
+            if w.cancel.is_cancelled() {
+                Error::Cancelled
+            } else {
+                Error::Io {
+                    source: e,
+                    offset: Some(off),
+                }
+            }
         })?;
         w.pos += len;
         (w.progress)(len);
@@ -348,14 +357,23 @@ impl Plan {
     }
 
     /// Writes the image. `progress` is told how many bytes went out.
+    ///
+    /// Stops with [`Error::Cancelled`] once the options' cancel token is
+    /// cancelled; a full output device gives [`Error::NoSpace`].
     pub fn write_to<W: Write>(&self, mut out: W, progress: &dyn Fn(u64)) -> Result<WriteSummary> {
         self.write_dyn(&mut out, progress)
     }
 
     /// Writes the image into a file: large inputs are copied by the kernel
     /// (`copy_file_range`), and zero runs, holes in sparse inputs included,
-    /// are left as holes. The file is set to the image's length.
+    /// are left as holes. The file is set to the image's length. Stops as
+    /// [`write_to`](Plan::write_to) does.
     pub fn write_to_file(&self, f: &File, progress: &dyn Fn(u64)) -> Result<WriteSummary> {
+        self.write_to_file_inner(f, progress)
+            .map_err(crate::error::output_fault)
+    }
+
+    fn write_to_file_inner(&self, f: &File, progress: &dyn Fn(u64)) -> Result<WriteSummary> {
         // Skipped zero runs must read as zeros: start from an empty file.
         // A file that is empty already is left alone: on ext4, truncating
         // to zero marks the file so that closing it flushes all its data
@@ -367,7 +385,11 @@ impl Plan {
         // go out without a copy into it.
         let out = Out::File(BufWriter::with_capacity(
             readahead::BATCH,
-            SparseFile { f, pos: 0 },
+            SparseFile {
+                f,
+                pos: 0,
+                cancel: self.b.opts.cancel.clone(),
+            },
         ));
         let s = self.write_out(out, progress)?;
         f.set_len(self.image_len())?;
@@ -376,6 +398,7 @@ impl Plan {
 
     fn write_dyn(&self, out: &mut dyn Write, progress: &dyn Fn(u64)) -> Result<WriteSummary> {
         self.write_out(Out::Stream(out), progress)
+            .map_err(crate::error::output_fault)
     }
 
     /// Copies a large host file straight into the output file.
@@ -396,7 +419,13 @@ impl Plan {
         if len != size {
             return Err(changed(len));
         }
-        bw.get_mut().copy_from(&src, 0, size).map_err(io)?;
+        bw.get_mut().copy_from(&src, 0, size).map_err(|e| {
+            if w.cancel.is_cancelled() {
+                Error::Cancelled
+            } else {
+                io(e)
+            }
+        })?;
         let len = src.metadata().map_err(io)?.len();
         if len != size {
             return Err(changed(len));
@@ -557,6 +586,7 @@ impl Plan {
             out,
             pos: 0,
             progress,
+            cancel: self.b.opts.cancel.clone(),
         };
         let boot = self.boot.as_ref();
         match boot.and_then(|b| b.system_area.as_ref()) {
