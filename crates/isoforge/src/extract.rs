@@ -31,7 +31,7 @@ use rustix::fs::{
     self as rfs, AtFlags, Mode, OFlags, RenameFlags, ResolveFlags, Timespec, Timestamps,
 };
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result};
 use crate::fsutil::{copy_exact, copy_range_sparse, has_holes};
 use crate::options::View;
 use crate::read::{Dirs, Entry, FileType, Image};
@@ -58,6 +58,10 @@ pub struct ExtractOptions {
     /// Most bytes written in all; `None`: four times the image size plus 1 GiB.
     pub max_bytes: Option<u64>,
 }
+
+/// The `what` of the [`Error::LimitExceeded`] returned when an extraction
+/// reaches [`ExtractOptions::max_bytes`].
+pub const BYTE_BUDGET: &str = "bytes extracted";
 
 /// What an extraction did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -415,12 +419,7 @@ fn make_link<S: ReadAt>(
     };
     match linked {
         Ok(()) => report.hardlinks += 1,
-        Err(Errno::EXIST) => {
-            return Err(Error::InvalidInput(format!(
-                "{} already exists in the destination; use --overwrite to replace it",
-                b.rel
-            )))
-        }
+        Err(Errno::EXIST) => return Err(Error::Refused(Refusal::Exists(b.rel.clone()))),
         Err(why @ (Errno::ACCESS | Errno::MLINK)) => {
             ctx.write_file(db, b, &mut Vec::new())?;
             report.files += 1;
@@ -472,7 +471,7 @@ fn make_deferred<S: ReadAt>(
     let skip = if e.file_type != FileType::Symlink {
         (!ctx.opts.special_files).then(|| {
             format!(
-                "{}: {:?} node not created (use --special-files)",
+                "{}: {:?} node not created (special files are skipped)",
                 e.path, e.file_type
             )
         })
@@ -483,7 +482,7 @@ fn make_deferred<S: ReadAt>(
         ))
     } else if ctx.opts.safe_links && escapes(parent_of(&it.rel), target) {
         Some(format!(
-            "{}: link target {target:?} leads outside the destination; skipped (--safe-links)",
+            "{}: link target {target:?} leads outside the destination; skipped",
             e.path
         ))
     } else {
@@ -530,10 +529,7 @@ fn make_symlink<S: ReadAt>(ctx: &Ctx<'_, S>, fd: &OwnedFd, it: &Item, target: &s
                 .map_err(|er| io_err("cannot create link", &it.rel, er))?;
         }
         Err(rustix::io::Errno::EXIST) => {
-            return Err(Error::InvalidInput(format!(
-                "{} already exists in the destination; use --overwrite to replace it",
-                it.rel
-            )))
+            return Err(Error::Refused(Refusal::Exists(it.rel.clone())))
         }
         Err(er) => return Err(io_err("cannot create link", &it.rel, er)),
     }
@@ -693,7 +689,7 @@ impl<S: ReadAt> Ctx<'_, S> {
         let before = self.written.fetch_add(n, Ordering::Relaxed);
         if before.saturating_add(n) > self.budget {
             return Err(Error::LimitExceeded {
-                what: "bytes extracted (raise it with --max-bytes)",
+                what: BYTE_BUDGET,
                 value: before.saturating_add(n),
                 limit: self.budget,
             });
@@ -737,10 +733,7 @@ impl<S: ReadAt> Ctx<'_, S> {
             };
             rfs::renameat_with(dir, tmp.as_str(), dir, name, rflags).map_err(|er| {
                 if er == rustix::io::Errno::EXIST {
-                    Error::InvalidInput(format!(
-                        "{} already exists in the destination; use --overwrite to replace it",
-                        item.rel
-                    ))
+                    Error::Refused(Refusal::Exists(item.rel.clone()))
                 } else {
                     io_err("cannot rename into place", &item.rel, er)
                 }
