@@ -6,6 +6,8 @@ mod args;
 mod commands;
 mod progress;
 mod render;
+mod report;
+mod style;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -37,7 +39,7 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            let _ = writeln!(io::stderr(), "isoforge: {e:#}");
+            let _ = writeln!(io::stderr(), "{}", report::error_line(&cli, &e));
             ExitCode::from(2)
         }
     }
