@@ -388,7 +388,12 @@ fn completions_and_manual_page_come_from_the_parser() {
         let o = isoforge_ok(&["completions", shell]);
         assert!(text(&o.stdout).contains("checksum"), "{shell}");
     }
-    if have("zsh") {
+    // zsh is not an oracle the suite requires: checked when present.
+    let zsh = Command::new("zsh").arg("--version").output().is_ok();
+    if !zsh {
+        eprintln!("skipping the zsh syntax check: zsh is not installed");
+    }
+    if zsh {
         let z = t.path().join("_isoforge");
         fs::write(&z, isoforge_ok(&["completions", "zsh"]).stdout).unwrap();
         run(Command::new("zsh").arg("-n").arg(&z));
