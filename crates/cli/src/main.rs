@@ -6,7 +6,9 @@ mod args;
 mod commands;
 mod progress;
 mod render;
+mod report;
 mod signals;
+mod style;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -42,14 +44,14 @@ fn main() -> ExitCode {
                     .chain()
                     .any(|c| matches!(c.downcast_ref(), Some(isoforge::Error::Cancelled)))
                 {
-                    let _ = writeln!(io::stderr(), "isoforge: {e:#}");
+                    let _ = writeln!(io::stderr(), "{}", report::error_line(&cli, &e));
                 }
                 signals::finish(&signals::current(), sig);
             }
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            let _ = writeln!(io::stderr(), "isoforge: {e:#}");
+            let _ = writeln!(io::stderr(), "{}", report::error_line(&cli, &e));
             ExitCode::from(2)
         }
     }

@@ -5,6 +5,35 @@ use isoforge::IsoTime;
 use isoforge::{Entry, FileType};
 use serde_json::{json, Value};
 
+/// The version of every `--json` output's layout, given as `"schema"` at
+/// its top level (keys are documented in docs/json.md).
+pub const SCHEMA: u64 = 1;
+
+/// Writes `v` (an object) as the JSON output of a command: `"schema"` first,
+/// then its keys, pretty-printed, and a newline.
+pub fn write_json(out: &mut dyn std::io::Write, v: Value) -> std::io::Result<()> {
+    let mut top = serde_json::Map::new();
+    top.insert("schema".into(), SCHEMA.into());
+    match v {
+        Value::Object(m) => top.extend(m),
+        other => {
+            top.insert("value".into(), other);
+        }
+    }
+    serde_json::to_writer_pretty(&mut *out, &Value::Object(top))?;
+    writeln!(out)
+}
+
+/// Permission bits as users read them: `0755`.
+pub fn octal_mode(mode: u32) -> String {
+    format!("{:04o}", mode & 0o7777)
+}
+
+/// Lower-case hex.
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 /// RFC 3339 text of a recorded time, in its recorded offset.
 pub fn rfc3339(t: &IsoTime) -> String {
     let c = t.civil_local();
@@ -93,7 +122,7 @@ pub fn entry_json(e: &Entry) -> Value {
         "name": e.name,
         "type": type_name(e.file_type),
         "size": e.size,
-        "mode": e.mode & 0o7777,
+        "mode": octal_mode(e.mode),
         "uid": e.uid,
         "gid": e.gid,
         "nlink": e.nlink,

@@ -1040,10 +1040,7 @@ fn info_reports_boot_entries_and_partitions() {
 }
 
 fn efi_image_len(img: &Path) -> u64 {
-    let out = isoforge_ok(&["ls", "--json", img.to_str().unwrap(), "/efi.img"]);
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let e = v.as_array().map_or(&v, |a| &a[0]);
-    e["size"].as_u64().unwrap()
+    ls_entry(img, "/efi.img")["size"].as_u64().unwrap()
 }
 
 #[test]

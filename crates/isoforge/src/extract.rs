@@ -87,6 +87,10 @@ pub struct ExtractOptions {
     pub cancel: crate::Cancel,
 }
 
+/// The `what` of the [`Error::LimitExceeded`] returned when an extraction
+/// reaches [`ExtractOptions::max_bytes`].
+pub const BYTE_BUDGET: &str = "bytes extracted";
+
 /// What an extraction did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ExtractReport {
@@ -507,7 +511,7 @@ fn make_deferred<S: ReadAt>(
     let skip = if e.file_type != FileType::Symlink {
         (!ctx.opts.special_files).then(|| {
             format!(
-                "{}: {:?} node not created (use --special-files)",
+                "{}: {:?} node not created (special files are skipped)",
                 e.path, e.file_type
             )
         })
@@ -518,7 +522,7 @@ fn make_deferred<S: ReadAt>(
         ))
     } else if ctx.opts.safe_links && escapes(parent_of(&it.rel), target) {
         Some(format!(
-            "{}: link target {target:?} leads outside the destination; skipped (--safe-links)",
+            "{}: link target {target:?} leads outside the destination; skipped",
             e.path
         ))
     } else {
@@ -729,7 +733,7 @@ impl<S: ReadAt> Ctx<'_, S> {
         let before = self.written.fetch_add(n, Ordering::Relaxed);
         if before.saturating_add(n) > self.budget {
             return Err(Error::LimitExceeded {
-                what: "bytes extracted (raise it with --max-bytes)",
+                what: BYTE_BUDGET,
                 value: before.saturating_add(n),
                 limit: self.budget,
             });

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use isoforge_format::ecma119::dirrec::DirRecord;
 use isoforge_format::eltorito::Platform;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result, TextField};
 use crate::read::boot::read_el_torito;
 use crate::read::sysarea::read_system_area;
 use crate::read::{Entry, FileType, Image};
@@ -107,9 +107,7 @@ impl Losses {
             self.notes.push(format!("dropped: {what}"));
             Ok(())
         } else {
-            Err(Error::InvalidInput(format!(
-                "{what}; the new image cannot keep it (--force drops it)"
-            )))
+            Err(Error::Refused(Refusal::CannotKeep(what)))
         }
     }
 }
@@ -208,7 +206,23 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
     let pvd = info
         .primary()
         .ok_or_else(|| Error::InvalidInput("the image has no primary volume descriptor".into()))?;
-    let pick = |new: &Option<String>, old: &String| new.clone().unwrap_or_else(|| old.clone());
+    // A new text goes into the Joliet descriptor too, shortened to fit as
+    // when an image is created.
+    let mut joliet_notes = Vec::new();
+    let mut jpick = |field: TextField, new: &Option<String>, old: &String| match new {
+        Some(v) => {
+            let fit = crate::write::text::fit_joliet(field, v);
+            if fit.len() < v.len() {
+                joliet_notes.push(format!(
+                    "the Joliet {} holds {} characters: {v:?} is recorded there as {fit:?}",
+                    field.name(),
+                    crate::write::text::joliet_limit(field)
+                ));
+            }
+            fit.to_string()
+        }
+        None => old.clone(),
+    };
     let mut b_opts = BuildOptions {
         volume_id: pvd.volume_id.clone(),
         publisher: pvd.publisher_id.clone(),
@@ -228,12 +242,12 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
             pvd.effective,
         ]),
         joliet_text: info.joliet().map(|j| VolumeText {
-            system_id: pick(&opts.system_id, &j.system_id),
-            volume_id: pick(&opts.volume_id, &j.volume_id),
+            system_id: jpick(TextField::SystemId, &opts.system_id, &j.system_id),
+            volume_id: jpick(TextField::VolumeId, &opts.volume_id, &j.volume_id),
             volume_set_id: j.volume_set_id.clone(),
-            publisher: pick(&opts.publisher, &j.publisher_id),
-            preparer: pick(&opts.preparer, &j.preparer_id),
-            application: pick(&opts.application, &j.application_id),
+            publisher: jpick(TextField::Publisher, &opts.publisher, &j.publisher_id),
+            preparer: jpick(TextField::Preparer, &opts.preparer, &j.preparer_id),
+            application: jpick(TextField::Application, &opts.application, &j.application_id),
             file_ids: [
                 j.copyright_file_id.clone(),
                 j.abstract_file_id.clone(),
@@ -249,7 +263,7 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
         .any(|w| w == b"ISO MD5SUM = ")
     {
         losses.notes.push(
-            "the implanted MD5 no longer matches and is left out; implant it again with implant-md5"
+            "the implanted MD5 would no longer match the image and is left out; implant a new one into the new image"
                 .into(),
         );
     } else {
@@ -274,6 +288,9 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
             *field = v.clone();
         }
     }
+    // Bad text fails here, before the tree is read.
+    b_opts.check_text().map_err(Error::Field)?;
+    losses.notes.extend(joliet_notes);
     b_opts.relocate_deep = max_depth(&img)? <= 8;
     b_opts.cancel = opts.cancel.clone();
     let view = if info.rock_ridge.is_some() {

@@ -235,7 +235,16 @@ fn shared_extent_bomb_hits_the_byte_budget() {
     opts.max_bytes = Some(10 << 20);
     let (r, t) = run(iso.bytes(), View::RockRidge, &opts);
     let e = r.unwrap_err();
-    assert!(e.to_string().contains("--max-bytes"), "{e}");
+    assert!(
+        matches!(
+            e,
+            isoforge::Error::LimitExceeded {
+                what: isoforge::extract::BYTE_BUDGET,
+                ..
+            }
+        ),
+        "{e}"
+    );
     let written: u64 = listing(&t.path().join("dest"))
         .iter()
         .map(|p| {

@@ -38,6 +38,9 @@ pub struct Args {
     /// System identifier.
     #[arg(long = "system-id", default_value = "LINUX")]
     pub system_id: String,
+    /// Volume set identifier.
+    #[arg(long = "volume-set-id", default_value = "")]
+    pub volume_set_id: String,
     /// ISO level: 1 (8.3 names), 2 and 3 (31 characters; 3 allows files over 4 GiB), 4 (ISO 9660:1999).
     #[arg(long = "iso-level", default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=4))]
     pub iso_level: u8,
@@ -59,7 +62,8 @@ pub struct Args {
     /// Store identical file contents once.
     #[arg(long)]
     pub dedup: bool,
-    /// Fail instead of shortening or changing names that do not fit a name space.
+    /// Fail instead of shortening or changing names that do not fit a name
+    /// space; descriptor text must keep to the ECMA-119 character sets.
     #[arg(long)]
     pub strict_names: bool,
     /// BIOS El Torito boot image (path in the image), the default entry.
@@ -85,9 +89,10 @@ pub struct Args {
     /// (e.g. one holding EFI/BOOT/BOOTX64.EFI) and boot UEFI from it.
     #[arg(long, value_name = "HOST_DIR", help_heading = "Boot")]
     pub efi_dir: Option<PathBuf>,
-    /// Further boot entries: path=ISO_PATH[,platform=bios|efi|ppc|mac|0xNN]
-    /// [,emulation=none|floppy|hdd][,load-size=N][,load-segment=N]
-    /// [,boot-info-table][,grub2-boot-info][,no-boot].
+    /// Further boot entries: path=ISO_PATH, then any of
+    /// platform=bios|efi|ppc|mac|0xNN, emulation=none|floppy|hdd,
+    /// load-size=N, load-segment=N, boot-info-table, grub2-boot-info and
+    /// no-boot, separated by commas.
     #[arg(long, value_name = "SPEC", help_heading = "Boot")]
     pub boot_entry: Vec<String>,
     /// Path of the boot catalog in the image.
@@ -314,6 +319,7 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
     opts.preparer = a.preparer.clone();
     opts.application = a.application.clone();
     opts.system_id = a.system_id.clone();
+    opts.volume_set_id = a.volume_set_id.clone();
     opts.level = a.iso_level;
     opts.joliet = !a.no_joliet;
     opts.joliet_long = a.joliet_long;
@@ -326,6 +332,8 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
     opts.dedup = a.dedup;
     opts.strict_names = a.strict_names;
     opts.boot = boot_config(a)?;
+    // Descriptor text is checked before any source is read.
+    opts.check_text().map_err(isoforge::Error::Field)?;
     let epoch = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) if !v.is_empty() => Some(
             v.trim()

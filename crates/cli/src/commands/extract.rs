@@ -116,8 +116,7 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
         }
     }
     if a.json {
-        serde_json::to_writer_pretty(&mut *out, &report)?;
-        writeln!(out)?;
+        crate::render::write_json(out, serde_json::to_value(&report)?)?;
     } else if cli.verbose {
         writeln!(
             out,

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::args::Cli;
 use crate::commands::{open_image, Outcome};
-use crate::render::rfc3339;
+use crate::render::{rfc3339, write_json};
 
 /// Options of `info`.
 #[derive(Debug, clap::Args)]
@@ -155,6 +155,7 @@ pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome>
         diagnostics.extend(et.diagnostics.iter().cloned());
     }
     let system_area = isoforge::read::sysarea::read_system_area(&img)?;
+    let md5_tag = isoforge::verify::md5_tag::read_tag(img.source())?;
     diagnostics.extend(system_area.diagnostics.iter().cloned());
     let rr = info.rock_ridge.as_ref();
     let mut et_json = serde_json::to_value(&el_torito)?;
@@ -192,11 +193,11 @@ pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome>
         "el_torito": et_json,
         "system_area": system_area,
         "path_tables": path_tables,
+        "implanted_md5": md5_tag,
         "diagnostics": diagnostics,
     });
     if a.json {
-        serde_json::to_writer_pretty(&mut *out, &j)?;
-        writeln!(out)?;
+        write_json(out, j)?;
         return Ok(Outcome::Ok);
     }
     writeln!(out, "Image size     : {} bytes", info.image_size)?;
@@ -282,6 +283,17 @@ pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome>
         write_el_torito(out, et, catalog_path.as_deref())?;
     }
     write_system_area(out, &system_area)?;
+    if let Some(t) = &md5_tag {
+        let mut line = format!("Implanted MD5  : {}", t.md5);
+        if let Some(n) = t.fragment_count {
+            line.push_str(&format!(", {n} fragments"));
+        }
+        line.push_str(&format!(
+            ", last {} sectors skipped (isomd5sum; an integrity check, not proof of authenticity)",
+            t.skip_sectors
+        ));
+        writeln!(out, "{line}")?;
+    }
     for c in &path_tables {
         writeln!(
             out,

@@ -15,6 +15,7 @@ pub mod implant_md5;
 pub mod info;
 pub mod ls;
 pub mod modify;
+pub mod shell;
 pub mod verify;
 
 /// How a command that ran to completion came out.
@@ -39,6 +40,12 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         Command::Verify(a) => verify::run(cli, a, out),
         Command::Diff(a) => diff::run(cli, a, out),
         Command::ImplantMd5(a) => implant_md5::run(cli, a, out),
+        Command::Completions(a) => shell::completions(a, out),
+        Command::Man(_) => shell::man(out),
+        Command::Version => {
+            writeln!(out, "isoforge {}", env!("CARGO_PKG_VERSION"))?;
+            Ok(Outcome::Ok)
+        }
     }
 }
 
@@ -73,8 +80,18 @@ impl From<ViewArg> for isoforge::View {
 /// Opens an image file for reading.
 pub fn open_image(path: &std::path::Path) -> anyhow::Result<isoforge::Image<std::fs::File>> {
     use anyhow::Context;
-    let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let f = open_file(path)?;
     isoforge::Image::open(f).with_context(|| format!("{}", path.display()))
+}
+
+/// Opens a file that is read as an image (or any file's bytes); a
+/// directory is refused in words.
+pub fn open_file(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use anyhow::Context;
+    if path.is_dir() {
+        anyhow::bail!("{} is a directory, not an image file", path.display());
+    }
+    std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))
 }
 
 /// Refuses to present the placeholder ISO 9660 tree of a UDF image as its

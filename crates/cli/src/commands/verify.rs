@@ -10,8 +10,10 @@ use isoforge::verify::{verify, Algo, Status, SumsInput, VerifyRequest};
 use isoforge::ReadAt;
 
 use crate::args::Cli;
-use crate::commands::Outcome;
+use crate::commands::{open_file, Outcome};
 use crate::progress::bytes_bar;
+use crate::render::write_json;
+use crate::style::Paint;
 
 /// Largest SUMS, signature or keyring file read.
 const MAX_AUX: u64 = 64 << 20;
@@ -54,13 +56,19 @@ pub struct Args {
 }
 
 fn read_small(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    if path.is_dir() {
+        anyhow::bail!("{what} {} is a directory, not a file", path.display());
+    }
     let f = File::open(path).with_context(|| format!("{what} {}", path.display()))?;
     let mut buf = Vec::new();
     f.take(MAX_AUX + 1)
         .read_to_end(&mut buf)
         .with_context(|| format!("{what} {}", path.display()))?;
     if buf.len() as u64 > MAX_AUX {
-        anyhow::bail!("{what} {}: larger than {MAX_AUX} bytes", path.display());
+        anyhow::bail!(
+            "{what} {} is larger than {MAX_AUX} bytes, too large for one",
+            path.display()
+        );
     }
     Ok(buf)
 }
@@ -109,13 +117,21 @@ pub fn run(cli: &Cli, args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcom
     }
 
     let image = args.image.display().to_string();
-    let file = File::open(&args.image).with_context(|| image.clone())?;
+    let file = open_file(&args.image)?;
     let size = ReadAt::size(&file).with_context(|| image.clone())?;
     let bar = bytes_bar(size, cli.quiet, "verify");
     let progress = |n: u64| bar.set_position(n);
     let report = verify(&file, &req, Some(&progress)).with_context(|| image.clone())?;
     bar.finish_and_clear();
 
+    let paint = Paint::stdout(cli);
+    let verdict = |ok: bool| {
+        if ok {
+            paint.good("OK")
+        } else {
+            paint.alarm("FAILED")
+        }
+    };
     if args.json {
         let v = serde_json::json!({
             "file": image,
@@ -124,15 +140,16 @@ pub fn run(cli: &Cli, args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcom
             "signer": report.signer,
             "notes": report.notes,
         });
-        serde_json::to_writer_pretty(&mut *out, &v)?;
-        writeln!(out)?;
-    } else {
+        write_json(out, v)?;
+    } else if !cli.quiet {
         for c in &report.checks {
-            let status = match c.status {
-                Status::Ok => "OK",
-                Status::Failed => "FAILED",
+            let (word, ok) = match c.status {
+                Status::Ok => ("OK", true),
+                Status::Failed => ("FAILED", false),
             };
-            writeln!(out, "{status:<7}{}: {}", c.name, c.detail)?;
+            // Padded before colouring, so columns line up either way.
+            let status = format!("{word:<7}").replacen(word, &verdict(ok), 1);
+            writeln!(out, "{status}{}: {}", c.name, c.detail)?;
         }
         if let Some(s) = &report.signer {
             writeln!(out, "signed by key {}", s.fingerprint)?;
@@ -146,15 +163,16 @@ pub fn run(cli: &Cli, args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcom
         for n in &report.notes {
             writeln!(out, "note: {n}")?;
         }
-        writeln!(
-            out,
-            "{image}: {}",
-            if report.ok() { "OK" } else { "FAILED" }
-        )?;
+        writeln!(out, "{image}: {}", verdict(report.ok()))?;
     }
-    if !report.ok() && !cli.quiet {
-        for c in report.checks.iter().filter(|c| !c.is_ok()) {
-            eprintln!("isoforge: {image}: {} failed: {}", c.name, c.detail);
+    // Failed checks are errors: on standard error even with --quiet, each
+    // naming the file at fault.
+    let prefix = Paint::stderr(cli).alarm("isoforge:");
+    let sums = args.sums.as_deref().map(|p| p.display().to_string());
+    for c in report.checks.iter().filter(|c| !c.is_ok()) {
+        match (c.name.as_str(), &sums) {
+            ("signature" | "sums", Some(s)) => eprintln!("{prefix} SUMS file {s}: {}", c.detail),
+            _ => eprintln!("{prefix} {image}: {} failed: {}", c.name, c.detail),
         }
     }
     Ok(if report.ok() {

@@ -34,7 +34,7 @@ use isoforge_format::ecma119::DirRecord;
 use isoforge_format::time::IsoTime;
 use isoforge_format::SECTOR;
 
-use crate::error::{Diagnostic, Error, Result};
+use crate::error::{Diagnostic, Error, Refusal, Result};
 use crate::options::{Limits, ReadOptions, Strictness, View};
 use crate::source::ReadAt;
 
@@ -555,21 +555,21 @@ impl<S: ReadAt> Image<S> {
         let (vd, joliet, rock_ridge) = match view {
             View::RockRidge => {
                 if rr.is_none() {
-                    return Err(Error::InvalidInput("this image has no Rock Ridge extensions; try --view joliet or --view iso9660".into()));
+                    return Err(Error::Refused(Refusal::NoSuchView(View::RockRidge)));
                 }
                 (primary, false, true)
             }
             View::Joliet => (
-                self.info.joliet().ok_or_else(|| {
-                    Error::InvalidInput("this image has no Joliet tree; try --view iso9660".into())
-                })?,
+                self.info
+                    .joliet()
+                    .ok_or(Error::Refused(Refusal::NoSuchView(View::Joliet)))?,
                 true,
                 false,
             ),
             View::Enhanced => (
-                self.info.enhanced_vd().ok_or_else(|| {
-                    Error::InvalidInput("this image has no ISO 9660:1999 tree".into())
-                })?,
+                self.info
+                    .enhanced_vd()
+                    .ok_or(Error::Refused(Refusal::NoSuchView(View::Enhanced)))?,
                 false,
                 false,
             ),
@@ -599,10 +599,11 @@ impl<S: ReadAt> Image<S> {
                     View::Iso9660
                 }
             }
-            View::Udf => return Err(Error::Unsupported(
-                "reading the UDF file system is not supported yet; use --view iso9660 or joliet"
-                    .into(),
-            )),
+            View::Udf => {
+                return Err(Error::Unsupported(
+                    "reading the UDF file system is not supported yet".into(),
+                ))
+            }
             v => v,
         })
     }

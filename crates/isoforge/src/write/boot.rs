@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::builder::{FileSource, ImageData, Kind, Node, NodeId};
 use super::plan::{Plan, PAD_BLOCKS};
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result};
 
 /// Bytes of the system area: the 16 blocks before the volume descriptors.
 pub const SYSTEM_AREA: usize = 16 * SECTOR;
@@ -775,9 +775,8 @@ impl Plan {
                         s.copy_from_slice(&addr.to_le_bytes());
                     }
                 } else {
-                    return Err(bad(format!(
-                        "{} has no isohybrid signature, so an MBR from --system-area cannot boot it; use an isolinux.bin from ISOLINUX 3.72 or later, or --grub2-boot-info for GRUB's eltorito.img, or leave out --system-area",
-                        b.spec.path
+                    return Err(Error::Refused(Refusal::NoHybridSignature(
+                        b.spec.path.clone(),
                     )));
                 }
             }
@@ -953,9 +952,7 @@ impl Plan {
         }
         if cfg.gpt {
             if sa.get(512..).is_some_and(|r| r.iter().any(|&b| b != 0)) {
-                return Err(bad(
-                    "the system area file has data past its first 512 bytes, where the GPT goes; use a 512-byte MBR template with --gpt".into(),
-                ));
+                return Err(Error::Refused(Refusal::SystemAreaOverlapsGpt));
             }
             let backup_header = total512 - 1;
             let backup_array = backup_header - array_blocks;

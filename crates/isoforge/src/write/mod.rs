@@ -12,6 +12,7 @@ pub mod names;
 pub mod plan;
 mod readahead;
 pub mod rockridge;
+pub mod text;
 
 pub use crate::fsutil::replace_file;
 pub use boot::{AppendedPartition, BootConfig, BootEmulation, BootImage};

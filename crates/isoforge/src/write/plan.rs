@@ -14,7 +14,7 @@ use super::builder::{
 };
 use super::names::{self, Child, Namespace};
 use super::rockridge::{self as rr, rr_flag, Entries};
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Reserved, Result};
 
 /// Bytes per multi-extent section: the largest multiple of 2048 below 4 GiB.
 pub(crate) const SECTION: u64 = 0xFFFF_F800;
@@ -486,6 +486,12 @@ impl Builder {
                 self.opts.level
             )));
         }
+        self.opts.check_text().map_err(Error::Field)?;
+        let (joliet_copy, text_warnings) = self.opts.joliet_copy();
+        if joliet_copy.is_some() {
+            self.opts.joliet_text = joliet_copy;
+        }
+        self.warnings.extend(text_warnings);
         let offset = self.opts.boot.partition_offset;
         if (1..16).contains(&offset) {
             return Err(Error::InvalidInput(format!(
@@ -525,10 +531,10 @@ impl Builder {
                     )
                 })?;
             if self.lookup(&path).is_some() {
-                return Err(Error::InvalidInput(format!(
-                    "{path} is in the tree already; the EFI System Partition image built from {} goes there (choose another --boot-efi path)",
-                    dir.display()
-                )));
+                return Err(Error::Refused(Refusal::PathTaken {
+                    path,
+                    by: Reserved::EspImage,
+                }));
             }
             let root = self.nodes.first().map(|r| r.meta).unwrap_or_default();
             let esp = super::esp::EspOptions {
@@ -547,9 +553,10 @@ impl Builder {
         let catalog_node = if has_catalog && !self.opts.boot.catalog_hidden {
             let path = self.opts.boot.catalog_path.clone();
             if self.lookup(&path).is_some() {
-                return Err(Error::InvalidInput(format!(
-                    "{path} is in the tree already; choose another --boot-catalog path"
-                )));
+                return Err(Error::Refused(Refusal::PathTaken {
+                    path,
+                    by: Reserved::BootCatalog,
+                }));
             }
             let root = self.nodes.first().map(|r| r.meta).unwrap_or_default();
             let meta = self.opts.boot.catalog_meta.unwrap_or(Meta {
@@ -578,10 +585,10 @@ impl Builder {
             }) = self.nodes.get(id)
             {
                 if *size > SECTION && self.opts.level < 3 {
-                    return Err(Error::InvalidInput(format!(
-                        "{} is larger than 4 GiB, which needs --iso-level 3 or 4 (multi-extent files)",
-                        self.path_of(id)
-                    )));
+                    return Err(Error::Refused(Refusal::FileTooLarge {
+                        path: self.path_of(id),
+                        level: self.opts.level,
+                    }));
                 }
             }
         }
@@ -707,9 +714,8 @@ impl Builder {
             notes,
         };
         if strict {
-            return Err(Error::InvalidInput(format!(
-                "names do not fit (--strict-names): {}",
-                plan.warnings().join("; ")
+            return Err(Error::Refused(Refusal::NamesDoNotFit(
+                plan.warnings().to_vec(),
             )));
         }
         plan.layout(&order)?;
@@ -966,10 +972,7 @@ impl Builder {
                 for k in kids {
                     if dd + 1 > MAX_LEVEL {
                         if !rock_ridge {
-                            return Err(Error::InvalidInput(format!(
-                                "{} is nested deeper than 8 levels, which plain ISO 9660 cannot hold; keep Rock Ridge on (it relocates such directories), or use --iso-level 4",
-                                self.path_of(k)
-                            )));
+                            return Err(Error::Refused(Refusal::TooDeep(self.path_of(k))));
                         }
                         if rr_moved.is_none() {
                             let name =
