@@ -15,6 +15,7 @@ pub mod implant_md5;
 pub mod info;
 pub mod ls;
 pub mod modify;
+pub mod seed;
 pub mod verify;
 
 /// How a command that ran to completion came out.
@@ -39,6 +40,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         Command::Verify(a) => verify::run(cli, a, out),
         Command::Diff(a) => diff::run(cli, a, out),
         Command::ImplantMd5(a) => implant_md5::run(cli, a, out),
+        Command::Seed(a) => seed::run(cli, a, out),
     }
 }
 
