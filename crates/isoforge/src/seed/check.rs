@@ -611,7 +611,7 @@ fn check_meta_data(data: &[u8], out: &mut Vec<Finding>) {
         out.push(Finding::new(
             Severity::Warning,
             file,
-            Some(root.line),
+            None,
             "no instance-id: cloud-init uses \"nocloud\", so a changed seed is not seen as a \
              new instance"
                 .into(),

@@ -649,6 +649,78 @@ mod tests {
         assert_eq!(short_name(&e), "user-dat.txt");
     }
 
+    /// A seed with a user-data of several clusters.
+    fn seed_image(format: SeedFormat) -> Vec<u8> {
+        let mut o = super::super::SeedOptions::default();
+        let mut ud = b"#cloud-config\nwrite_files:\n  - path: /x\n    content: |\n".to_vec();
+        for i in 0..300 {
+            ud.extend_from_slice(format!("      line {i}\n").as_bytes());
+        }
+        o.user_data = Some(super::super::SeedInput::new("u", ud));
+        o.hostname = Some("h".into());
+        o.format = format;
+        let mut img = Vec::new();
+        super::super::prepare(&o)
+            .unwrap()
+            .write_to(&mut img)
+            .unwrap();
+        img
+    }
+
+    #[test]
+    fn reads_back_what_was_written() {
+        for format in [SeedFormat::Iso9660, SeedFormat::Vfat] {
+            let r = inspect(seed_image(format)).unwrap();
+            assert_eq!(r.format, format);
+            assert!(r.findings.is_empty(), "{:?}", r.findings);
+            assert_eq!(r.local_hostname.as_deref(), Some("h"));
+            assert!(r.instance_id.as_deref().unwrap().starts_with("iid-"));
+            let names: Vec<&str> = r.listings[0].files.iter().map(|f| f.0.as_str()).collect();
+            assert_eq!(names, ["meta-data", "user-data"], "{format:?}");
+        }
+    }
+
+    #[test]
+    fn a_fat_chain_out_of_the_volume_is_an_error() {
+        let mut img = seed_image(SeedFormat::Vfat);
+        // FAT12 at sector 1: entries 2 to 21 (two per three bytes) point
+        // to cluster 0xFF0, past the end of this small volume.
+        for k in 0..10 {
+            let at = 512 + 3 + 3 * k;
+            img[at..at + 3].copy_from_slice(&[0xF0, 0x0F, 0xFF]);
+        }
+        let e = inspect(img).unwrap_err().to_string();
+        assert!(e.contains("not a data cluster"), "{e}");
+    }
+
+    /// Damaged copies of seeds end in a report or an error, never a panic
+    /// or a hang.
+    #[test]
+    fn damaged_seeds_do_not_panic() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for format in [SeedFormat::Iso9660, SeedFormat::Vfat] {
+            let good = seed_image(format);
+            let span = good.len().min(64 << 10);
+            for _ in 0..300 {
+                let mut img = good.clone();
+                for _ in 0..1 + next() % 8 {
+                    let at = usize::try_from(next() % span as u64).unwrap();
+                    img[at] = u8::try_from(next() & 0xFF).unwrap();
+                }
+                if next() % 10 == 0 {
+                    img.truncate(usize::try_from(next() % span as u64).unwrap());
+                }
+                let _ = inspect(img);
+            }
+        }
+    }
+
     #[test]
     fn garbage_is_not_a_seed() {
         assert!(inspect(vec![0u8; 4096]).is_err());
