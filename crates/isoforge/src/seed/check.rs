@@ -174,10 +174,29 @@ pub(crate) fn parse_yaml(text: &str) -> Result<Option<Node>, YamlError> {
     let mut root: Option<Node> = None;
     let mut documents = 0usize;
     loop {
-        let (event, mark) = parser.next_token().map_err(|e| YamlError {
-            line: e.marker().line(),
-            column: e.marker().col() + 1,
-            message: e.info().to_string(),
+        let (event, mark) = parser.next_token().map_err(|e| {
+            let mut line = e.marker().line();
+            let mut column = e.marker().col() + 1;
+            // The parser marks the start of the scalar it was reading when
+            // it meets a tab; point at the tab itself, as PyYAML does.
+            if e.info().contains("tab") {
+                let tab = text
+                    .lines()
+                    .enumerate()
+                    .skip(line.saturating_sub(1))
+                    .find_map(|(i, l)| {
+                        let indent = l.len() - l.trim_start().len();
+                        l.get(..indent)?.find('\t').map(|c| (i + 1, c + 1))
+                    });
+                if let Some((l, c)) = tab {
+                    (line, column) = (l, c);
+                }
+            }
+            YamlError {
+                line,
+                column,
+                message: e.info().to_string(),
+            }
         })?;
         let line = mark.line();
         let leaf = match event {
@@ -766,6 +785,8 @@ mod tests {
         assert!(e.line >= 2, "{e:?}");
         let e = parse_yaml("a: 1\n---\nb: 2\n").unwrap_err();
         assert_eq!(e.line, 2);
+        let e = parse_yaml("a: b\n\tc: d\n").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 1), "{e:?}");
         let deep = "[".repeat(300);
         assert!(parse_yaml(&deep).is_err());
         let deep_block: String = (0..2000)

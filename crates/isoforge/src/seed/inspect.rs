@@ -156,9 +156,13 @@ fn inspect_iso<S: ReadAt>(img: &Image<S>) -> Result<SeedReport> {
     if let Some(j) = &joliet_label {
         labels.push(("Joliet volume identifier", j.clone()));
     }
-    // blkid (util-linux) reports the Joliet label when there is one, as
-    // it holds the name in full and in its case.
-    let label = joliet_label.clone().unwrap_or_else(|| pvd_label.clone());
+    // blkid (util-linux) prefers the Joliet label when it is the primary
+    // one but for letter case (it keeps lower case, which d-characters
+    // cannot); otherwise it reports the primary label.
+    let label = match &joliet_label {
+        Some(j) if j.eq_ignore_ascii_case(&pvd_label) => j.clone(),
+        _ => pvd_label.clone(),
+    };
     let mut report = SeedReport {
         format: SeedFormat::Iso9660,
         label: label.clone(),
@@ -169,14 +173,14 @@ fn inspect_iso<S: ReadAt>(img: &Image<S>) -> Result<SeedReport> {
         findings: Vec::new(),
     };
     report.findings.extend(label_finding(&label, false));
-    if joliet_label.as_deref().is_some_and(|j| j != pvd_label) {
+    if let Some(j) = joliet_label.as_deref().filter(|j| *j != pvd_label) {
         report.findings.push(Finding::new(
             Severity::Warning,
             "",
             None,
             format!(
-                "the ISO 9660 label {pvd_label:?} and the Joliet label {label:?} differ; \
-                 readers that look at the primary descriptor see the former"
+                "the ISO 9660 label {pvd_label:?} and the Joliet label {j:?} differ; \
+                 give both the same name"
             ),
         ));
     }
