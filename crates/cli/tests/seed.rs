@@ -317,6 +317,31 @@ fn vfat_seed_reads_back_with_mtools_and_fsck() {
 }
 
 #[test]
+fn extra_files_go_into_the_iso_seed() {
+    if !have("isoinfo") {
+        return;
+    }
+    let dir = tempdir();
+    let files = inputs(dir.path());
+    let extra = dir.path().join("setup.sh");
+    fs::write(&extra, "#!/bin/sh\necho setup\n").unwrap();
+    let iso = dir.path().join("seed.iso");
+    let mut args = seed_args(iso.to_str().unwrap(), &files);
+    args.push("--file".into());
+    args.push(format!("scripts/setup.sh={}", extra.display()));
+    isoforge_seed(&args);
+    for flag in ["-R", "-J"] {
+        assert_eq!(
+            isoinfo_cat(&iso, flag, "/scripts/setup.sh"),
+            fs::read(&extra).unwrap(),
+            "{flag}"
+        );
+    }
+    let names = isoinfo_names(&iso, true);
+    assert_eq!(names.get("/scripts"), Some(&true), "{names:?}");
+}
+
+#[test]
 fn same_inputs_same_bytes() {
     let dir = tempdir();
     let files = inputs(dir.path());
