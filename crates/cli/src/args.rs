@@ -82,6 +82,9 @@ pub enum Command {
     /// Implant an isomd5sum-compatible MD5 into an image.
     #[command(name = "implant-md5")]
     ImplantMd5(commands::implant_md5::Args),
+    /// Create a cloud-init NoCloud seed image (label cidata), its files
+    /// checked, or inspect one.
+    Seed(commands::seed::Args),
     /// Print a shell completion script.
     Completions(commands::shell::CompletionArgs),
     /// Print the manual page (roff), e.g. `isoforge man | man -l -`.

@@ -197,6 +197,16 @@ fn every_json_output_matches_docs_json_md() {
     .unwrap();
     let img2 = d.join("b.iso");
     isoforge_ok(&["create", "-q", "-o", &s(&img2), "-V", "OTHER", &s(&other)]);
+    // A seed whose meta-data spells a key as cloud-init does not read it,
+    // so that `findings` has an entry.
+    let meta = d.join("meta-data");
+    fs::write(
+        &meta,
+        b"instance-id: i-1\nlocal-hostname: h\ninstance_id: i-1\n",
+    )
+    .unwrap();
+    let seed = d.join("seed.iso");
+    isoforge_ok(&["seed", "-q", "-o", &s(&seed), "--meta-data", &s(&meta)]);
     let sums = d.join("SHA256SUMS");
     let sum_line = String::from_utf8(isoforge_ok(&["checksum", &s(&img)]).stdout).unwrap();
     fs::write(&sums, sum_line).unwrap();
@@ -236,6 +246,7 @@ fn every_json_output_matches_docs_json_md() {
             "extract",
             json_of(&["extract", "--json", &s(&img), "-C", &s(&d.join("x"))]),
         ),
+        ("seed", json_of(&["seed", "--json", "--inspect", &s(&seed)])),
     ];
     let mut problems = Vec::new();
     for (what, real) in &outputs {

@@ -32,6 +32,7 @@ mod fsutil;
 pub mod modify;
 pub mod options;
 pub mod read;
+pub mod seed;
 pub mod source;
 pub mod verify;
 pub mod write;

@@ -15,6 +15,7 @@ pub mod implant_md5;
 pub mod info;
 pub mod ls;
 pub mod modify;
+pub mod seed;
 pub mod shell;
 pub mod verify;
 
@@ -46,6 +47,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
             writeln!(out, "isoforge {}", env!("CARGO_PKG_VERSION"))?;
             Ok(Outcome::Ok)
         }
+        Command::Seed(a) => seed::run(cli, a, out),
     }
 }
 
