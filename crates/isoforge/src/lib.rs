@@ -24,6 +24,7 @@
 )]
 #![deny(missing_docs)]
 
+pub mod device;
 pub mod diff;
 pub mod error;
 pub mod extract;

@@ -16,6 +16,7 @@ pub mod info;
 pub mod ls;
 pub mod modify;
 pub mod verify;
+pub mod write;
 
 /// How a command that ran to completion came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +40,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         Command::Verify(a) => verify::run(cli, a, out),
         Command::Diff(a) => diff::run(cli, a, out),
         Command::ImplantMd5(a) => implant_md5::run(cli, a, out),
+        Command::Write(a) => write::run(cli, a, out),
     }
 }
 
