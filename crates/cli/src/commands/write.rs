@@ -200,10 +200,16 @@ pub fn run(cli: &Cli, args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcom
     match writer.finish() {
         Finish::Reread | Finish::File => {}
         Finish::RereadFailed(why) => {
+            let what_to_do = match target.disk() {
+                Some(d) if d.transport == Transport::Loop => {
+                    "a loop device has partitions only when set up with losetup -P"
+                }
+                _ => "unplug the device and plug it back in to see its new partitions",
+            };
             if !cli.quiet {
                 eprintln!(
                     "isoforge: note: the kernel did not re-read the partition table of {dev} \
-                     ({why}); unplug the device and plug it back in to see its new partitions"
+                     ({why}); {what_to_do}"
                 );
             }
         }
