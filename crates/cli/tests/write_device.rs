@@ -222,6 +222,41 @@ fn writes_an_image_that_cmp_reads_back_and_nothing_after_it() {
 }
 
 #[test]
+fn writes_an_image_that_ends_inside_a_4k_sector() {
+    if !can_loop() || !have("cmp") {
+        return;
+    }
+    let dir = tempdir();
+    // Whole 4 KiB blocks go out with O_DIRECT; the last 2048 + 17 bytes do
+    // not fill one, and are written through the page cache: the rest of
+    // that sector keeps what the device held.
+    let img = dir.path().join("odd.img");
+    let n = (3 << 20) + 2048 + 17;
+    fs::write(&img, bytes(9, n)).unwrap();
+    let backing = dir.path().join("4kn");
+    fs::write(&backing, vec![FILL; 8 << 20]).unwrap();
+    let out = run(tool("losetup")
+        .args(["-f", "--show", "--sector-size", "4096"])
+        .arg(&backing));
+    let lo = Loop {
+        dev: PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()),
+        backing,
+        mounted: None,
+    };
+    let lbs =
+        fs::read_to_string(format!("/sys/block/{}/queue/logical_block_size", lo.name())).unwrap();
+    assert_eq!(lbs.trim(), "4096");
+    let o = write(&img, lo.path(), &["--yes", "--allow-loop"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("bypassing the page cache (O_DIRECT)"), "{out}");
+    assert_cmp_same(&img, lo.path());
+    assert_eq!(lo.read(n as u64, 4096 - 2065), vec![FILL; 4096 - 2065]);
+    let o = isoforge(&["verify", lo.path(), "--against", img.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+}
+
+#[test]
 fn writes_to_a_regular_file_only_with_file_target() {
     let dir = tempdir();
     let img = plain_image(dir.path(), 1);
