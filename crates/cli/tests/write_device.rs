@@ -507,6 +507,20 @@ fn verify_reads_past_a_page_cache_that_hides_a_flipped_byte() {
     );
     assert!(out.contains(&expected), "{out}");
     assert!(err.contains(&expected), "{err}");
+    let o = isoforge(&[
+        "verify",
+        "--json",
+        lo.path(),
+        "--against",
+        img.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["difference"]["kind"], "byte");
+    assert_eq!(v["difference"]["offset"], at);
+    assert_eq!(v["difference"]["found"], u64::from(!good));
+    assert_eq!(v["difference"]["expected"], u64::from(good));
     let sha = String::from_utf8(run(Command::new("sha256sum").arg(&img)).stdout).unwrap();
     let o = isoforge(&[
         "verify",

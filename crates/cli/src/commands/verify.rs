@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::os::unix::fs::FileTypeExt;
 
 use anyhow::Context;
-use isoforge::device::{compare, DirectSource, WriteOptions};
+use isoforge::device::{compare, Difference, DirectSource, WriteOptions};
 use isoforge::verify::{verify, Algo, Check, Status, SumsInput, VerifyReport, VerifyRequest};
 use isoforge::ReadAt;
 
@@ -114,8 +114,11 @@ pub fn run(cli: &Cli, args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcom
         req = req.sums(sums);
     }
     let image = args.image.display().to_string();
+    let mut difference = None;
     let report = if let Some(reference) = &args.against {
-        against(cli, args, reference)?
+        let (report, d) = against(cli, args, reference)?;
+        difference = d;
+        report
     } else {
         if req.expected.is_empty() && req.sums.is_none() && !req.implanted_md5 {
             anyhow::bail!(
@@ -142,13 +145,16 @@ pub fn run(cli: &Cli, args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcom
     };
 
     if args.json {
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "file": image,
             "ok": report.ok(),
             "checks": report.checks,
             "signer": report.signer,
             "notes": report.notes,
         });
+        if let Some(d) = difference {
+            v["difference"] = serde_json::to_value(d)?;
+        }
         serde_json::to_writer_pretty(&mut *out, &v)?;
         writeln!(out)?;
     } else {
@@ -191,7 +197,11 @@ pub fn run(cli: &Cli, args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcom
 
 /// `--against`: the target's first bytes compared with an image, reading
 /// the target without the page cache.
-fn against(cli: &Cli, args: &Args, reference: &Path) -> anyhow::Result<VerifyReport> {
+fn against(
+    cli: &Cli,
+    args: &Args,
+    reference: &Path,
+) -> anyhow::Result<(VerifyReport, Option<Difference>)> {
     let name = reference.display().to_string();
     let img = File::open(reference).with_context(|| format!("cannot open {name}"))?;
     let len = match args.length {
@@ -229,5 +239,5 @@ fn against(cli: &Cli, args: &Args, reference: &Path) -> anyhow::Result<VerifyRep
             .notes
             .push("read through the page cache after dropping it (O_DIRECT was refused)".into());
     }
-    Ok(report)
+    Ok((report, rb.difference))
 }
