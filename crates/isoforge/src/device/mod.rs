@@ -260,9 +260,10 @@ impl Rules {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Refusal {
-    /// The target is a regular file, or does not exist, and
-    /// [`Rules::file_target`] is off.
+    /// The target is a regular file and [`Rules::file_target`] is off.
     RegularFile,
+    /// The target does not exist and [`Rules::file_target`] is off.
+    Missing,
     /// The target is neither a block device nor a regular file.
     NotABlockDevice {
         /// What it is.
@@ -316,7 +317,8 @@ pub enum Refusal {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Refusal::RegularFile => f.write_str("it is not a block device"),
+            Refusal::RegularFile => f.write_str("it is a regular file, not a block device"),
+            Refusal::Missing => f.write_str("it does not exist"),
             Refusal::NotABlockDevice { kind } => write!(f, "it is {kind}, not a block device"),
             Refusal::Partition { partition, disk } => write!(
                 f,
@@ -394,9 +396,13 @@ pub fn assess_image(
             });
             return out;
         }
-        Target::File { id, .. } => {
+        Target::File { id, len, .. } => {
             if !rules.file_target {
-                out.push(Refusal::RegularFile);
+                out.push(if len.is_some() {
+                    Refusal::RegularFile
+                } else {
+                    Refusal::Missing
+                });
             } else if id.is_some() && *id == image_id {
                 out.push(Refusal::IsTheImage);
             }

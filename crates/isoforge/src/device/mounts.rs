@@ -20,16 +20,19 @@ pub struct Mount {
 
 impl Mount {
     /// True for the root file system and those a running system needs:
-    /// mounted at or below `/boot`, `/usr`, `/var`, `/etc`, `/home` and the
-    /// other top-level directories of the file system hierarchy. Mounts
-    /// elsewhere (`/media`, `/mnt`, `/run/media`, a temporary directory)
-    /// may be unmounted to write over their device.
+    /// mounted at or below `/boot`, `/usr`, `/var`, `/etc` and the other
+    /// top-level directories of the file system hierarchy, or at `/home` or
+    /// `/root` themselves. Mounts elsewhere (`/media`, `/mnt`, `/run/media`,
+    /// a directory in a home, a temporary directory) may be unmounted to
+    /// write over their device.
     pub fn is_system(&self) -> bool {
-        const SYSTEM: &[&str] = &[
-            "/boot", "/efi", "/usr", "/var", "/etc", "/home", "/opt", "/srv", "/root", "/nix",
-            "/gnu", "/snap", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+        const TREES: &[&str] = &[
+            "/boot", "/efi", "/usr", "/var", "/etc", "/opt", "/srv", "/nix", "/gnu", "/snap",
+            "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
         ];
-        self.point == std::path::Path::new("/") || SYSTEM.iter().any(|s| self.point.starts_with(s))
+        const POINTS: &[&str] = &["/", "/home", "/root"];
+        POINTS.iter().any(|p| self.point == std::path::Path::new(p))
+            || TREES.iter().any(|s| self.point.starts_with(s))
     }
 }
 
@@ -143,6 +146,7 @@ garbage line without separator
             "/tmp/t",
             "/homes",
             "/work/m",
+            "/home/me/stick",
         ] {
             assert!(!at(p).is_system(), "{p}");
         }

@@ -353,7 +353,13 @@ fn refusals_from_the_facts() {
         len: None,
         id: None,
     };
-    assert_eq!(assess(&file, image, &none), [Refusal::RegularFile]);
+    assert_eq!(assess(&file, image, &none), [Refusal::Missing]);
+    let existing = Target::File {
+        path: "/tmp/x".into(),
+        len: Some(5),
+        id: Some((1, 2)),
+    };
+    assert_eq!(assess(&existing, image, &none), [Refusal::RegularFile]);
     assert!(assess(&file, image, &none.file_target(true)).is_empty());
 }
 
