@@ -198,7 +198,11 @@ impl SysProbe {
             node: self.dev.join(name),
             dev,
             size,
-            removable: read_attr(&dir.join("removable")).as_deref() == Some("1"),
+            // SD cards do not set the removable bit; soldered eMMC says
+            // `MMC` where a card says `SD`.
+            removable: read_attr(&dir.join("removable")).as_deref() == Some("1")
+                || (transport == Transport::Mmc
+                    && read_attr(&devdir.join("type")).as_deref() == Some("SD")),
             hotplug,
             read_only: read_attr(&dir.join("ro")).as_deref() == Some("1"),
             transport,

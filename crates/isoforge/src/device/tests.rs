@@ -143,7 +143,20 @@ fn machine() -> tempfile::TempDir {
         &[],
         &[],
     );
-    device_link(&mmc, &[("name", "SC64G"), ("serial", "0x1234abcd")]);
+    device_link(
+        &mmc,
+        &[("name", "SC64G"), ("serial", "0x1234abcd"), ("type", "SD")],
+    );
+    let emmc = disk(
+        r,
+        "platform/fe330000.mmc/mmc_host/mmc1/mmc1:0001",
+        "mmcblk1",
+        "179:32",
+        62_333_952,
+        &[],
+        &[],
+    );
+    device_link(&emmc, &[("name", "DG4064"), ("type", "MMC")]);
     let lo = disk(r, "virtual", "loop0", "7:0", 204_800, &[], &[]);
     attrs(&lo, &[("loop/backing_file", "/var/tmp/disk.img")]);
     disk(r, "virtual", "loop1", "7:1", 0, &[], &[]);
@@ -198,7 +211,7 @@ fn facts_from_sysfs() {
     let names: Vec<&str> = disks.iter().map(|d| d.name.as_str()).collect();
     assert_eq!(
         names,
-        ["dm-0", "loop0", "loop1", "mmcblk0", "nvme0n1", "sda", "sdb", "sdc", "sr0"]
+        ["dm-0", "loop0", "loop1", "mmcblk0", "mmcblk1", "nvme0n1", "sda", "sdb", "sdc", "sr0"]
     );
 
     let sda = find(&disks, "sda");
@@ -238,6 +251,10 @@ fn facts_from_sysfs() {
     let mmc = find(&disks, "mmcblk0");
     assert_eq!(mmc.transport, Transport::Mmc);
     assert_eq!(mmc.model.as_deref(), Some("SC64G"));
+    assert!(mmc.is_removable(false), "an SD card");
+    let emmc = find(&disks, "mmcblk1");
+    assert_eq!(emmc.transport, Transport::Mmc);
+    assert!(!emmc.is_removable(false), "soldered eMMC");
 
     let lo = find(&disks, "loop0");
     assert_eq!(lo.transport, Transport::Loop);
@@ -262,9 +279,9 @@ fn candidates_are_removable_disks_with_a_medium() {
             .map(|d| d.name)
             .collect()
     };
-    assert_eq!(names(false), ["sdb", "sdc"]);
+    assert_eq!(names(false), ["mmcblk0", "sdb", "sdc"]);
     // loop1 has no file behind it (size 0).
-    assert_eq!(names(true), ["loop0", "sdb", "sdc"]);
+    assert_eq!(names(true), ["loop0", "mmcblk0", "sdb", "sdc"]);
 }
 
 #[test]
