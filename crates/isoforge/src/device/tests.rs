@@ -637,3 +637,15 @@ fn partitions_and_other_files_cannot_be_opened_for_writing() {
     );
     assert!(Writer::open(m.path(), &t).is_err());
 }
+
+#[test]
+fn a_path_that_names_another_device_once_open_is_refused() {
+    // The facts say sda (8:0); the path opens /dev/null (1:3).
+    let t = Target::Disk(plain_disk("sda", Transport::Usb, true));
+    let e = Writer::open(Path::new("/dev/null"), &t).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("is no longer the disk that was checked (8:0 then, 1:3 now)"),
+        "{e}"
+    );
+}

@@ -241,6 +241,26 @@ impl Writer {
                 ctx(e, path, "cannot open for writing")
             }
         })?;
+        // The path named the disk that was assessed when it was checked; it
+        // must still name that disk now that it is open.
+        if let Target::Disk(d) = target {
+            use std::os::unix::fs::MetadataExt;
+            let rdev = file
+                .metadata()
+                .map_err(|e| ctx(e, path, "cannot stat"))?
+                .rdev();
+            let now = (rustix::fs::major(rdev), rustix::fs::minor(rdev));
+            if now != d.dev {
+                return Err(Error::InvalidInput(format!(
+                    "{} is no longer the disk that was checked ({}:{} then, {}:{} now)",
+                    path.display(),
+                    d.dev.0,
+                    d.dev.1,
+                    now.0,
+                    now.1
+                )));
+            }
+        }
         let block = logical_block(&file);
         Ok(Writer {
             file,
