@@ -82,6 +82,9 @@ pub enum Command {
     /// Implant an isomd5sum-compatible MD5 into an image.
     #[command(name = "implant-md5")]
     ImplantMd5(commands::implant_md5::Args),
+    /// Write an image to a USB stick, refusing system and mounted disks,
+    /// and read it back without the page cache to prove it is there.
+    Write(commands::write::Args),
     /// Create a cloud-init NoCloud seed image (label cidata), its files
     /// checked, or inspect one.
     Seed(commands::seed::Args),

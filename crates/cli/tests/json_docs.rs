@@ -248,6 +248,25 @@ fn every_json_output_matches_docs_json_md() {
         ),
         ("seed", json_of(&["seed", "--json", "--inspect", &s(&seed)])),
     ];
+    // `write --list` lists a loop device (with its mount) where loop
+    // devices can be made; elsewhere its empty list is checked.
+    let stick = LoopDisk::new(d);
+    let mut outputs = outputs;
+    outputs.push((
+        "write",
+        json_of(&["write", "--list", "--allow-loop", "--json"]),
+    ));
+    if let Some(stick) = &stick {
+        let devices = outputs.last().unwrap().1["devices"].clone();
+        assert!(
+            devices
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x["node"] == stick.dev.as_str()),
+            "{devices}"
+        );
+    }
     let mut problems = Vec::new();
     for (what, real) in &outputs {
         problems.extend(check(what, real, &docs[*what]));
@@ -277,5 +296,52 @@ fn every_json_output_matches_docs_json_md() {
             files.iter().any(|f| f["change"] == kind),
             "{kind}: {files:?}"
         );
+    }
+}
+
+/// A loop device over a small file holding a mounted FAT file system,
+/// detached (and unmounted) on drop; `None` where loop devices or mounts
+/// are not permitted. (Partitions are not made: not every kernel reads
+/// partition tables of loop devices.)
+struct LoopDisk {
+    dev: String,
+    mnt: std::path::PathBuf,
+}
+
+impl LoopDisk {
+    fn new(dir: &Path) -> Option<LoopDisk> {
+        let file = dir.join("stick.img");
+        fs::File::create(&file).unwrap().set_len(16 << 20).unwrap();
+        let o = Command::new("losetup")
+            .args(["-f", "--show"])
+            .arg(&file)
+            .output()
+            .ok()?;
+        if !o.status.success() {
+            eprintln!("no loop device: {}", String::from_utf8_lossy(&o.stderr));
+            return None;
+        }
+        let disk = LoopDisk {
+            dev: String::from_utf8(o.stdout).unwrap().trim().to_string(),
+            mnt: dir.join("stick-mnt"),
+        };
+        fs::create_dir_all(&disk.mnt).unwrap();
+        let ok = Command::new("mkfs.vfat")
+            .arg(&disk.dev)
+            .output()
+            .is_ok_and(|o| o.status.success())
+            && Command::new("mount")
+                .arg(&disk.dev)
+                .arg(&disk.mnt)
+                .output()
+                .is_ok_and(|o| o.status.success());
+        ok.then_some(disk)
+    }
+}
+
+impl Drop for LoopDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.mnt).output();
+        let _ = Command::new("losetup").arg("-d").arg(&self.dev).output();
     }
 }

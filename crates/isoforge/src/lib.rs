@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod cancel;
+pub mod device;
 pub mod diff;
 pub mod error;
 pub mod extract;

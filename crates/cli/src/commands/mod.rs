@@ -18,6 +18,7 @@ pub mod modify;
 pub mod seed;
 pub mod shell;
 pub mod verify;
+pub mod write;
 
 /// How a command that ran to completion came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +49,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Seed(a) => seed::run(cli, a, out),
+        Command::Write(a) => write::run(cli, a, out),
     }
 }
 
