@@ -49,6 +49,14 @@ pub struct ModifyOptions {
     /// Go on when something of the old image cannot be kept (it is dropped,
     /// and said so in the notes).
     pub force: bool,
+    /// Fixed time for reproducible output (`SOURCE_DATE_EPOCH`): what is
+    /// added gets no time later than it, what the writer makes gets it, and
+    /// so does the volume's modification date (see [`crate::write::times`]).
+    pub source_date_epoch: Option<i64>,
+    /// Reproducible output without a fixed time: the newest modification
+    /// time the image's tree records stands for it, so the result depends
+    /// only on the image and on the added files' contents, names and modes.
+    pub reproducible: bool,
 }
 
 /// A planned modification.
@@ -219,12 +227,9 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
             pvd.abstract_file_id.clone(),
             pvd.bibliographic_file_id.clone(),
         ],
-        volume_times: Some([
-            pvd.creation,
-            pvd.modification,
-            pvd.expiration,
-            pvd.effective,
-        ]),
+        // The modification date is the time of this change.
+        recorded_volume_dates: Some([pvd.creation, pvd.expiration, pvd.effective]),
+        source_date_epoch: opts.source_date_epoch,
         joliet_text: info.joliet().map(|j| VolumeText {
             system_id: pick(&opts.system_id, &j.system_id),
             volume_id: pick(&opts.volume_id, &j.volume_id),
@@ -297,6 +302,10 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
         &mut by_lba,
         &mut tree_end,
     )?;
+    if opts.reproducible {
+        // Before the changes: the image alone fixes the time.
+        b.set_reproducible();
+    }
     let catalog_path = catalog.as_ref().map(|c| c.0.clone());
     let mut boot = BootConfig::default();
     // The system area, rebuilt for the new layout.
@@ -558,6 +567,7 @@ fn import_tree<S: ReadAt>(
     let mut dirs = img.dirs(view)?;
     let root = dirs.root()?;
     b.set_meta(0, meta_of(&root));
+    b.keep_recorded_times(0);
     let jol = img.info().joliet_level.is_some();
     let mut jdirs = if jol {
         Some(img.dirs(View::Joliet)?)
@@ -649,6 +659,7 @@ fn import_tree<S: ReadAt>(
             let iso = recorded_id(img, e.record_offset);
             let joliet = j.and_then(|j| recorded_id(img, j.record_offset));
             b.set_fixed_ids(id, iso, joliet);
+            b.keep_recorded_times(id);
             b.set_hidden(id, e.hidden, j.is_some_and(|j| j.hidden));
         }
     }

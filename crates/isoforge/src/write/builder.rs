@@ -15,6 +15,8 @@ use crate::error::{Error, Result};
 use crate::read::Zisofs;
 use crate::source::ReadAt;
 
+use super::times::{self, Clock, Stamp};
+
 /// Index of a node in a [`Builder`].
 pub type NodeId = usize;
 
@@ -55,8 +57,9 @@ pub struct BuildOptions {
     pub rock_ridge: bool,
     /// Rock Ridge flavour.
     pub rr_version: RrVersion,
-    /// Fixed time (seconds since the epoch) for reproducible output: volume
-    /// dates, and the upper clamp of every file time.
+    /// Fixed time (seconds since the epoch) for reproducible output: the
+    /// volume dates, the times of what the writer makes, and the upper clamp
+    /// of the times of what is added (see [`super::times`]).
     pub source_date_epoch: Option<i64>,
     /// Store identical contents once.
     pub dedup: bool,
@@ -68,9 +71,10 @@ pub struct BuildOptions {
     pub volume_set_id: String,
     /// Copyright, abstract and bibliographic file identifiers.
     pub file_ids: [String; 3],
-    /// Volume creation, modification, expiration and effective dates, as
-    /// recorded (instead of the build time).
-    pub volume_times: Option<[Option<crate::IsoTime>; 4]>,
+    /// Volume creation, expiration and effective dates, as recorded in an
+    /// image being remastered (instead of the build time). The modification
+    /// date is always the build time.
+    pub recorded_volume_dates: Option<[Option<crate::IsoTime>; 3]>,
     /// Application use bytes of the primary descriptor (default: spaces).
     pub application_use: Option<Vec<u8>>,
     /// Text fields of the Joliet descriptor, when they differ from the
@@ -123,7 +127,7 @@ impl Default for BuildOptions {
             boot: super::boot::BootConfig::default(),
             volume_set_id: String::new(),
             file_ids: Default::default(),
-            volume_times: None,
+            recorded_volume_dates: None,
             application_use: None,
             joliet_text: None,
             relocate_deep: true,
@@ -338,6 +342,8 @@ pub(crate) struct Node {
     /// The parent directory (a `NodeId`, stored small: a tree holds many
     /// nodes).
     pub parent: u32,
+    /// Where `meta`'s times come from.
+    pub(crate) stamp: Stamp,
     pub kind: Kind,
     pub meta: Meta,
 }
@@ -370,6 +376,8 @@ pub struct Builder {
     index: Option<HashMap<u64, NodeId>>,
     /// Host directories whose files `Src::InDir` names.
     pub(crate) host_dirs: HostDirs,
+    /// When the builder was made: the build time without a fixed time.
+    pub(crate) started: Time,
 }
 
 fn name_hash(dir: NodeId, name: &str) -> u64 {
@@ -407,19 +415,17 @@ fn valid_name(name: &str) -> Result<()> {
 impl Builder {
     /// An empty tree with a root directory.
     pub fn new(opts: BuildOptions) -> Self {
-        let now = opts.source_date_epoch.unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64)
-        });
-        let t = Time {
-            secs: now,
-            nanos: 0,
-        };
+        let started = times::now();
+        let t = Clock {
+            started,
+            fixed: opts.source_date_epoch,
+        }
+        .build_time();
         let root = Node {
             name_at: 0,
             name_len: 0,
             parent: 0,
+            stamp: Stamp::Made,
             kind: Kind::Dir(Vec::new()),
             meta: Meta {
                 perm: 0o755,
@@ -438,6 +444,7 @@ impl Builder {
             fixed: HashMap::new(),
             index: Some(HashMap::new()),
             host_dirs: HostDirs::default(),
+            started,
         }
     }
 
@@ -449,9 +456,24 @@ impl Builder {
     /// Sets the fixed time used for reproducible output.
     pub fn set_source_date_epoch(&mut self, secs: i64) {
         self.opts.source_date_epoch = Some(secs);
-        let t = Time { secs, nanos: 0 };
-        if let Some(r) = self.nodes.first_mut() {
-            r.meta.mtime = r.meta.mtime.min(t);
+    }
+
+    /// Makes the output depend only on the tree so far and on what is
+    /// added to it later by contents, name and mode: without a fixed time
+    /// (`source_date_epoch`), the newest modification time of the tree as it
+    /// is now becomes the fixed time (see [`super::times`]).
+    pub fn set_reproducible(&mut self) {
+        if self.opts.source_date_epoch.is_none() {
+            let t = times::newest_mtime(self.nodes.iter().map(|n| (&n.meta, n.stamp)));
+            self.opts.source_date_epoch = Some(t);
+        }
+    }
+
+    /// The clock of this build.
+    pub(crate) fn clock(&self) -> Clock {
+        Clock {
+            started: self.started,
+            fixed: self.opts.source_date_epoch,
         }
     }
 
@@ -550,6 +572,15 @@ impl Builder {
     pub fn set_meta(&mut self, id: NodeId, meta: Meta) {
         if let Some(n) = self.nodes.get_mut(id) {
             n.meta = meta;
+            n.stamp = Stamp::Given;
+        }
+    }
+
+    /// Keeps a node's times as they are, even for reproducible output: they
+    /// were recorded in the image the node was read from.
+    pub(crate) fn keep_recorded_times(&mut self, id: NodeId) {
+        if let Some(n) = self.nodes.get_mut(id) {
+            n.stamp = Stamp::Recorded;
         }
     }
 
@@ -730,6 +761,7 @@ impl Builder {
             name_at,
             name_len,
             parent,
+            stamp: Stamp::Given,
             kind,
             meta,
         })
@@ -830,7 +862,8 @@ impl Builder {
         Ok(id)
     }
 
-    /// The directory at `iso_path`, created (with the root's attributes) if missing.
+    /// The directory at `iso_path`, created if missing: with the root's
+    /// mode and owner, and the build time.
     pub fn mkdir_p(&mut self, iso_path: &str) -> Result<NodeId> {
         let mut cur = 0;
         for comp in iso_path.split('/').filter(|c| !c.is_empty() && *c != ".") {
@@ -843,8 +876,13 @@ impl Builder {
                     )))
                 }
                 None => {
-                    let meta = self.nodes.first().map(|r| r.meta).unwrap_or_default();
-                    self.push(cur, comp, Kind::Dir(Vec::new()), meta)?
+                    let mut meta = self.nodes.first().map(|r| r.meta).unwrap_or_default();
+                    self.clock().apply(&mut meta, Stamp::Made);
+                    let id = self.push(cur, comp, Kind::Dir(Vec::new()), meta)?;
+                    if let Some(n) = self.nodes.get_mut(id) {
+                        n.stamp = Stamp::Made;
+                    }
+                    id
                 }
             };
         }
@@ -918,9 +956,7 @@ impl Builder {
             } else {
                 self.mkdir_p(iso_path)?
             };
-            if let Some(n) = self.nodes.get_mut(id) {
-                n.meta = st.meta;
-            }
+            self.set_meta(id, st.meta);
             self.add_tree_into(id, host)?;
             Ok(id)
         } else {
@@ -1033,9 +1069,7 @@ impl Builder {
                                     Some(Kind::Dir(_))
                                 ) =>
                             {
-                                if let Some(n) = self.nodes.get_mut(c) {
-                                    n.meta = st.meta;
-                                }
+                                self.set_meta(c, st.meta);
                                 c
                             }
                             _ => self.add_entry(id, &name, &path.join(host), &st, None)?,

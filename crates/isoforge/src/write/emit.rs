@@ -276,9 +276,10 @@ impl Plan {
             nanos: 0,
             offset_quarters: 0,
         };
-        let [c, m, x, e] = o
-            .volume_times
-            .unwrap_or([Some(t0), Some(t0), None, Some(t0)]);
+        let [c, x, e] = o
+            .recorded_volume_dates
+            .unwrap_or([Some(t0), None, Some(t0)]);
+        let m = Some(t0);
         raw.creation = IsoTime::to_dec_bytes(c.as_ref());
         raw.modification = IsoTime::to_dec_bytes(m.as_ref());
         raw.expiration = IsoTime::to_dec_bytes(x.as_ref());

@@ -12,6 +12,7 @@ pub mod names;
 pub mod plan;
 mod readahead;
 pub mod rockridge;
+pub mod times;
 
 pub use crate::fsutil::replace_file;
 pub use boot::{AppendedPartition, BootConfig, BootEmulation, BootImage};
@@ -21,3 +22,4 @@ pub use builder::{
 pub use emit::WriteSummary;
 pub use isoforge_format::eltorito::Platform as BootPlatform;
 pub use plan::Plan;
+pub use times::source_date_epoch_from_env;
