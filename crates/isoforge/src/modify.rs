@@ -14,12 +14,12 @@ use isoforge_format::eltorito::Platform;
 
 use crate::error::{Error, Result};
 use crate::read::boot::read_el_torito;
-use crate::read::sysarea::read_system_area;
+use crate::read::sysarea::{read_system_area, MbrReport};
 use crate::read::{Entry, FileType, Image};
 use crate::source::ReadAt;
 use crate::write::{
-    AppendedPartition, BootConfig, BootEmulation, BootImage, BuildOptions, Builder, ImageData,
-    Meta, NodeId, Plan, RrVersion, Time, VolumeText,
+    AppendedPartition, BootConfig, BootEmulation, BootImage, BuildOptions, Builder, Grub2Partition,
+    ImageData, Meta, NodeId, Plan, RrVersion, Time, VolumeText,
 };
 use crate::{IsoTime, View};
 
@@ -188,6 +188,28 @@ fn guid_bytes(hex: &str) -> Option<[u8; 16]> {
         *o = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
     }
     Some(out)
+}
+
+/// The partition over the volume of an image whose MBR is a GRUB2 MBR, from
+/// MBR partition 1; `start` is where the volume starts (512-byte blocks:
+/// 0, or the partition offset). An error says what cannot be kept.
+fn grub2_partition(m: &MbrReport, start: u64) -> std::result::Result<Grub2Partition, String> {
+    let Some(p) = m.partitions.iter().find(|p| p.number == 1) else {
+        return Ok(Grub2Partition::None);
+    };
+    let at = u64::from(p.start);
+    match p.ptype {
+        // The protective MBR of a GPT, rebuilt with the GPT.
+        0xee => Ok(Grub2Partition::Protective),
+        0xcd if at == start.max(1) => Ok(Grub2Partition::Protective),
+        _ if at == start => Ok(Grub2Partition::Volume {
+            status: p.status,
+            mbr_type: p.ptype,
+        }),
+        t => Err(format!(
+            "MBR partition 1 (type {t:#04x}) starts at 512-byte block {at}, where the volume (block {start}) does not, so its new place is unknown"
+        )),
+    }
 }
 
 /// The emulation of a catalog entry's media type.
@@ -379,7 +401,18 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
             boot.gpt_partition_names = names;
         }
         match &sa.mbr {
-            Some(m) if m.isohybrid || m.grub2_mbr => boot.system_area = Some(raw),
+            Some(m) if m.isohybrid || m.grub2_mbr => {
+                boot.system_area = Some(raw);
+                if m.grub2_mbr && !m.isohybrid {
+                    // Whatever the first boot image is (GRUB's eltorito.img,
+                    // a floppy image), the MBR gets its new address.
+                    boot.grub2_mbr = true;
+                    match grub2_partition(m, u64::from(sa.partition_offset) * 4) {
+                        Ok(p) => boot.grub2_partition = p,
+                        Err(what) => losses.lose(what)?,
+                    }
+                }
+            }
             Some(m) if m.protective_msdos_label => {}
             Some(_) if raw.iter().all(|&x| x == 0) => boot.hybrid_mbr = true,
             Some(_) => losses.lose(

@@ -15,7 +15,7 @@ pub mod rockridge;
 pub mod times;
 
 pub use crate::fsutil::replace_file;
-pub use boot::{AppendedPartition, BootConfig, BootEmulation, BootImage};
+pub use boot::{AppendedPartition, BootConfig, BootEmulation, BootImage, Grub2Partition};
 pub use builder::{
     BuildOptions, Builder, FileSource, ImageData, Meta, NodeId, RrVersion, Time, VolumeText,
 };
