@@ -129,6 +129,43 @@ fn recorded_id<S: ReadAt>(img: &Image<S>, offset: u64) -> Option<Vec<u8>> {
     DirRecord::parse(&buf).ok().map(|r| r.name.to_vec())
 }
 
+/// Identifiers of directory records read a block at a time: the records of
+/// a directory follow one another, so most lie in the block read for the
+/// one before (one read per block instead of two per record).
+#[derive(Default)]
+struct RecordIds {
+    block: Option<u64>,
+    bytes: Vec<u8>,
+}
+
+impl RecordIds {
+    const BLOCK: u64 = 2048;
+
+    /// The identifier recorded in the directory record at `offset`.
+    fn id<S: ReadAt>(&mut self, img: &Image<S>, offset: u64) -> Option<Vec<u8>> {
+        let block = offset / Self::BLOCK;
+        if self.block != Some(block) {
+            self.block = None;
+            self.bytes.resize(Self::BLOCK as usize, 0);
+            if img
+                .source()
+                .read_exact_at(block * Self::BLOCK, &mut self.bytes)
+                .is_err()
+            {
+                return recorded_id(img, offset);
+            }
+            self.block = Some(block);
+        }
+        let at = usize::try_from(offset % Self::BLOCK).ok()?;
+        let len = usize::from(*self.bytes.get(at)?);
+        match self.bytes.get(at..at + len) {
+            Some(rec) => DirRecord::parse(rec).ok().map(|r| r.name.to_vec()),
+            // A record across a block boundary (only hostile images have one).
+            None => recorded_id(img, offset),
+        }
+    }
+}
+
 /// The key that pairs a file of one tree with the same file in another.
 fn data_key(e: &Entry) -> Option<(u32, u64)> {
     let x = e.extents.first()?;
@@ -619,6 +656,7 @@ fn import_tree<S: ReadAt>(
     let budget = size.saturating_mul(4).saturating_add(1 << 30);
     let mut seen_runs: HashSet<Vec<(u64, u64)>> = HashSet::new();
     let mut total = 0u64;
+    let (mut ids, mut jids) = (RecordIds::default(), RecordIds::default());
     while let Some((path, dir, jdir)) = queue.pop() {
         let kids = dirs.list(&dir)?;
         let jkids = match (&mut jdirs, &jdir) {
@@ -639,8 +677,8 @@ fn import_tree<S: ReadAt>(
                 *catalog = Some((
                     p,
                     meta,
-                    recorded_id(img, e.record_offset),
-                    j.and_then(|j| recorded_id(img, j.record_offset)),
+                    ids.id(img, e.record_offset),
+                    j.and_then(|j| jids.id(img, j.record_offset)),
                 ));
                 continue;
             }
@@ -689,8 +727,8 @@ fn import_tree<S: ReadAt>(
                     b.add_special(&p, e.file_type == FileType::Socket, meta)?
                 }
             };
-            let iso = recorded_id(img, e.record_offset);
-            let joliet = j.and_then(|j| recorded_id(img, j.record_offset));
+            let iso = ids.id(img, e.record_offset);
+            let joliet = j.and_then(|j| jids.id(img, j.record_offset));
             b.set_fixed_ids(id, iso, joliet);
             b.keep_recorded_times(id);
             b.set_hidden(id, e.hidden, j.is_some_and(|j| j.hidden));
