@@ -85,6 +85,12 @@ pub struct BootImage {
     /// The boot image is appended partition N (see
     /// [`BootConfig::appended`]) rather than the file at `path`.
     pub in_partition: Option<u8>,
+    /// The boot image's bytes in an image being remastered, for a boot
+    /// image that is no file of the tree: written as data that no directory
+    /// lists, rather than the file at `path`.
+    pub(crate) hidden: Option<ImageData>,
+    /// The node holding `hidden`, once the tree is planned.
+    pub(crate) node: Option<NodeId>,
 }
 
 impl BootImage {
@@ -100,6 +106,8 @@ impl BootImage {
             grub2_boot_info: false,
             bootable: true,
             in_partition: None,
+            hidden: None,
+            node: None,
         }
     }
 }
@@ -498,7 +506,7 @@ impl Plan {
                 });
                 continue;
             }
-            let node = self.b.lookup(&spec.path).ok_or_else(|| {
+            let node = self.b.boot_node(spec).ok_or_else(|| {
                 bad(format!(
                     "boot image {} is not in the image; add the file to the tree first",
                     spec.path

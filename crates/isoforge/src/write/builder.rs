@@ -378,6 +378,9 @@ pub struct Builder {
     pub(crate) host_dirs: HostDirs,
     /// When the builder was made: the build time without a fixed time.
     pub(crate) started: Time,
+    /// Files that no directory lists (boot images kept hidden), children
+    /// of no node.
+    pub(crate) unlisted: Vec<NodeId>,
 }
 
 fn name_hash(dir: NodeId, name: &str) -> u64 {
@@ -445,6 +448,7 @@ impl Builder {
             index: Some(HashMap::new()),
             host_dirs: HostDirs::default(),
             started,
+            unlisted: Vec::new(),
         }
     }
 
@@ -536,6 +540,29 @@ impl Builder {
             },
             meta,
         )
+    }
+
+    /// Adds a file that no directory lists, with data from an image.
+    pub(crate) fn add_unlisted(&mut self, data: ImageData, meta: Meta) -> Result<NodeId> {
+        let id = self.nodes.len();
+        let size = data.len();
+        let kind = Kind::File {
+            src: Src::Image(Box::new(data)),
+            size,
+            extra: None,
+        };
+        let node = self.new_node("", 0, kind, meta)?;
+        self.nodes.push(node);
+        self.unlisted.push(id);
+        Ok(id)
+    }
+
+    /// The node of a boot image: its hidden data, or the file at its path.
+    pub(crate) fn boot_node(&self, i: &super::boot::BootImage) -> Option<NodeId> {
+        match (&i.hidden, i.node) {
+            (Some(_), node) => node,
+            (None, _) => self.lookup(&i.path),
+        }
     }
 
     /// Adds a device node.

@@ -533,6 +533,16 @@ impl Builder {
             let meta = made(self.nodes.first(), Some(0o444));
             self.add_file(&path, FileSource::Bytes(bytes), meta)?;
         }
+        // Boot images that no directory lists: data of their own.
+        for k in 0..self.opts.boot.images.len() {
+            let hidden = self.opts.boot.images.get(k).and_then(|i| i.hidden.clone());
+            if let Some(data) = hidden {
+                let id = self.add_unlisted(data, made(self.nodes.first(), Some(0o444)))?;
+                if let Some(i) = self.opts.boot.images.get_mut(k) {
+                    i.node = Some(id);
+                }
+            }
+        }
         // A visible boot catalog is a file of one block in the tree.
         let has_catalog = !self.opts.boot.images.is_empty();
         let catalog_node = if has_catalog && !self.opts.boot.catalog_hidden {
@@ -735,6 +745,8 @@ impl Builder {
                 stack.extend(c);
             }
         }
+        // Data that no directory lists comes after the tree's.
+        out.extend_from_slice(&self.unlisted);
         out
     }
 
@@ -1621,7 +1633,7 @@ impl Plan {
             .images
             .iter()
             .filter(|i| i.boot_info_table || i.grub2_boot_info)
-            .filter_map(|i| self.b.lookup(&i.path))
+            .filter_map(|i| self.b.boot_node(i))
             .collect();
         dups.retain(|k, v| !patched.contains(k) && !patched.contains(v));
         if let Some(c) = self.catalog_node {
@@ -1638,7 +1650,7 @@ impl Plan {
             .images
             .iter()
             .filter(|i| i.platform == isoforge_format::eltorito::Platform::Efi)
-            .filter_map(|i| self.b.lookup(&i.path))
+            .filter_map(|i| self.b.boot_node(i))
             .collect();
         let data_order = order
             .iter()
