@@ -539,7 +539,7 @@ impl Plan {
                 ra.done(batch)?;
                 continue;
             }
-            if let Some(span) = self.image_span(i).filter(|_| direct) {
+            if let Some(span) = direct.then(|| self.image_span(i)).flatten() {
                 copy_span(w, &span)?;
                 w.pad_to_block()?;
                 files += span.count as u64;
