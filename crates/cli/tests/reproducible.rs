@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::xorriso::volume_dates;
 use common::*;
 
 /// SOURCE_DATE_EPOCH of the `modify` runs: 2020-09-13 12:26:40 UTC, earlier
@@ -57,39 +58,6 @@ fn isoforge_env(epoch: Option<i64>, args: &[&str]) -> Output {
         c.env("SOURCE_DATE_EPOCH", e.to_string());
     }
     run(&mut c)
-}
-
-/// Seconds since 1970 of a civil UTC date and time.
-fn unix_of(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64) -> i64 {
-    // Days from civil (H. Hinnant's algorithm).
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    days * 86_400 + h * 3600 + mi * 60 + s
-}
-
-/// The primary volume descriptor's creation and modification dates as
-/// xorriso's `-pvd_info` shows them (digits as recorded, taken as UTC).
-fn volume_dates(img: &Path) -> (i64, i64) {
-    let out = run(Command::new("xorriso")
-        .arg("-indev")
-        .arg(img)
-        .arg("-pvd_info"));
-    let text = String::from_utf8_lossy(&out.stdout);
-    let field = |key: &str| -> i64 {
-        let line = text
-            .lines()
-            .find(|l| l.starts_with(key))
-            .unwrap_or_else(|| panic!("no {key:?} in\n{text}"));
-        let d = line.split(':').nth(1).unwrap().trim();
-        let n = |a: usize, b: usize| d[a..b].parse::<i64>().unwrap();
-        unix_of(n(0, 4), n(4, 6), n(6, 8), n(8, 10), n(10, 12), n(12, 14))
-    };
-    (field("Creation Time"), field("Modif. Time"))
 }
 
 /// Modification times of every entry as 7-Zip lists them, by path.
