@@ -1,7 +1,9 @@
 //! Remastered images boot exactly as their originals do. `isoforge modify`
 //! adds a file to and removes one from Debian's GRUB rescue CD, Debian's
-//! iPXE image and an image laid out like Debian's installer media (made
-//! here by xorriso); then QEMU boots original and result under SeaBIOS and,
+//! iPXE image, an image laid out like Debian's installer media and one laid
+//! out like small rescue disks (floppy emulation, a GRUB2 MBR, an appended
+//! EFI system partition), both made here by xorriso; then QEMU boots
+//! original and result under SeaBIOS and,
 //! where the original has a UEFI boot entry, under OVMF, each from a CD
 //! drive and from a hard disk.
 //!
@@ -38,6 +40,8 @@ use qemu::{Firmware, Media, Transcript};
 
 const GRUB_RESCUE: &str = "/usr/lib/grub-rescue/grub-rescue-cdrom.iso";
 const IPXE: &str = "/usr/lib/ipxe/ipxe.iso";
+/// GRUB's MBR for hybrid images, as xorriso's `--grub2-mbr` installs it.
+const GRUB2_MBR: &str = "/usr/lib/grub/i386-pc/boot_hybrid.img";
 
 /// What one firmware's boot of an image shows on the console.
 #[derive(Clone, Copy)]
@@ -350,6 +354,87 @@ fn debian_like_image_boots_as_before() {
                 rest: Some(EFI_MARKER),
             }),
             checked_boot_info_table: true,
+        },
+        t.path(),
+    );
+}
+
+/// An image laid out like small rescue and diagnostic disks, made by
+/// xorriso: the BIOS El Torito entry is a 1.44 MB floppy image
+/// ([`make_floppy`]), the MBR is GRUB's `boot_hybrid.img` (not isohybrid;
+/// it loads block 4 of the floppy image), and the UEFI entry is an EFI
+/// system partition appended after the volume as MBR partition 2 (type
+/// 0xef), whose GRUB prints [`EFI_MARKER`].
+fn floppy_grub2_appended_esp(dir: &Path) -> PathBuf {
+    let src = dir.join("src");
+    fs::create_dir_all(src.join("boot")).unwrap();
+    make_floppy(&src.join("boot/floppy.img"));
+    fs::write(src.join("readme.txt"), b"rescue disk\n").unwrap();
+    fs::write(src.join("notes.txt"), b"notes\n").unwrap();
+    fix_times(&src);
+    let esp = dir.join("esp");
+    make_esp(&esp, dir);
+    let efi = dir.join("efi.img");
+    make_fat(&esp, &efi);
+    let img = dir.join("rescue.iso");
+    run(Command::new("xorriso")
+        .args(["-as", "mkisofs", "-quiet", "-r", "-J", "-V", "RESCUE"])
+        .args(["-b", "boot/floppy.img", "-c", "boot/boot.cat"])
+        .args(["--grub2-mbr", GRUB2_MBR, "-append_partition", "2", "0xef"])
+        .arg(&efi)
+        .args([
+            "-eltorito-alt-boot",
+            "-e",
+            "--interval:appended_partition_2:all::",
+        ])
+        .args(["-no-emul-boot", "-o"])
+        .arg(&img)
+        .arg(&src));
+    // The layout is the one meant, as xorriso reads it.
+    let setup = boot_setup(&img).join("\n");
+    for want in [
+        "System area summary: MBR grub2-mbr cyl-align-off",
+        "El Torito boot img: 1 BIOS y fd1.4",
+        "El Torito boot img: 2 UEFI y none",
+        "MBR partition: 2 0x00 0xef # #",
+    ] {
+        assert!(setup.contains(want), "{want:?} not in\n{setup}");
+    }
+    img
+}
+
+#[test]
+fn floppy_grub2_mbr_appended_esp_image_boots_as_before() {
+    if !have_boot_tools() || !have_file(GRUB2_MBR) {
+        return;
+    }
+    let t = tempdir();
+    let orig = floppy_grub2_appended_esp(t.path());
+    let result = t.path().join("rescue-remastered.iso");
+    remaster_add_rm(
+        &orig,
+        &result,
+        ("/autoinstall.yaml", &autoinstall_yaml(t.path())),
+        "/notes.txt",
+    );
+    check(
+        &Subject {
+            name: "floppy, GRUB2 MBR and appended ESP",
+            orig,
+            result,
+            changes: ["+ /autoinstall.yaml", "- /notes.txt"],
+            // From a CD the floppy's boot sector prints; from a disk, the
+            // block the GRUB2 MBR loads from the floppy image.
+            bios: Console {
+                sign: FLOPPY_MARKER,
+                rest: Some(FLOPPY_MARKER),
+            },
+            efi: Some(Console {
+                sign: EFI_MARKER,
+                rest: Some(EFI_MARKER),
+            }),
+            // A floppy image has no boot info table.
+            checked_boot_info_table: false,
         },
         t.path(),
     );

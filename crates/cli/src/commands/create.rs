@@ -56,7 +56,7 @@ pub struct Args {
     /// Rock Ridge flavour: 1.09 (RRIP_1991A, read everywhere) or 1.12 (IEEE_1282, with file serial numbers).
     #[arg(long = "rock-ridge-version", default_value = "1.09", value_parser = ["1.09", "1.12"])]
     pub rock_ridge_version: String,
-    /// Same input, same bytes: fixed times (SOURCE_DATE_EPOCH, or the newest input time).
+    /// Same input, same bytes: fixed times (SOURCE_DATE_EPOCH, or the newest modification time of the sources).
     #[arg(long)]
     pub reproducible: bool,
     /// Store identical file contents once.
@@ -257,13 +257,6 @@ fn boot_config(a: &Args) -> anyhow::Result<BootConfig> {
     Ok(cfg)
 }
 
-fn newest_time(b: &Builder) -> i64 {
-    b.nodes_meta()
-        .map(|m| m.mtime.secs.max(m.ctime.secs))
-        .max()
-        .unwrap_or(0)
-}
-
 /// Fails, before any work, when `output` cannot be where an image is
 /// written: a directory, or in a directory that does not exist.
 pub fn check_output(output: &Path) -> anyhow::Result<()> {
@@ -334,15 +327,7 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
     opts.boot = boot_config(a)?;
     // Descriptor text is checked before any source is read.
     opts.check_text().map_err(isoforge::Error::Field)?;
-    let epoch = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) if !v.is_empty() => Some(
-            v.trim()
-                .parse::<i64>()
-                .with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds"))?,
-        ),
-        _ => None,
-    };
-    opts.source_date_epoch = epoch;
+    opts.source_date_epoch = isoforge::write::source_date_epoch_from_env()?;
     opts.cancel = crate::signals::install()?;
     let mut b = Builder::new(opts.clone());
     for s in &a.sources {
@@ -357,11 +342,8 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
             }
         }
     }
-    if a.reproducible && epoch.is_none() {
-        // No epoch given: the newest modification time in the input stands
-        // for it (change times cannot be copied, so they are clamped to it).
-        let t = newest_time(&b);
-        b.set_source_date_epoch(t);
+    if a.reproducible {
+        b.set_reproducible();
     }
     let plan = b.plan()?;
     write_image(cli, &plan, &a.output, out)?;

@@ -36,6 +36,7 @@ pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome>
     let view = a.view.into();
     let target = img.lookup(&a.path, view)?;
     let mut first = true;
+    let mut line = Vec::with_capacity(256);
     let mut emit = |out: &mut dyn Write, e: &isoforge::Entry, name: &str| -> std::io::Result<()> {
         if a.json {
             if first {
@@ -46,7 +47,9 @@ pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome>
             first = false;
             serde_json::to_writer(&mut *out, &render::entry_json(e))?;
         } else if a.long {
-            writeln!(out, "{}", render::long_line(e, name))?;
+            line.clear();
+            render::long_line_into(&mut line, e, name);
+            out.write_all(&line)?;
         } else {
             writeln!(out, "{name}")?;
         }

@@ -50,6 +50,10 @@ pub struct Args {
     /// New system identifier.
     #[arg(long = "system-id")]
     pub system_id: Option<String>,
+    /// Same input, same bytes: what is added gets no time later than
+    /// SOURCE_DATE_EPOCH, or without it, than the newest time the image records.
+    #[arg(long)]
+    pub reproducible: bool,
     /// Drop what the new image cannot keep (an unknown system area, an Apple
     /// partition map, UDF) instead of refusing.
     #[arg(long)]
@@ -83,6 +87,8 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
     o.application = a.application.clone();
     o.system_id = a.system_id.clone();
     o.force = a.force;
+    o.reproducible = a.reproducible;
+    o.source_date_epoch = isoforge::write::source_date_epoch_from_env()?;
     let f = std::fs::File::open(&a.image)
         .with_context(|| format!("cannot open {}", a.image.display()))?;
     let src: Arc<dyn ReadAt> = Arc::new(f);

@@ -9,11 +9,10 @@ use isoforge_format::strings::encode_ucs2be;
 use isoforge_format::SECTOR;
 
 use super::boot::BootPlan;
-use super::builder::{
-    host_err, Builder, FileSource, Kind, Meta, Node, NodeId, RrVersion, Src, Time,
-};
+use super::builder::{host_err, Builder, FileSource, Kind, Node, NodeId, RrVersion, Src, Time};
 use super::names::{self, Child, Namespace};
 use super::rockridge::{self as rr, rr_flag, Entries};
+use super::times::Stamp;
 use crate::error::{Error, Refusal, Reserved, Result};
 
 /// Bytes per multi-extent section: the largest multiple of 2048 below 4 GiB.
@@ -498,24 +497,20 @@ impl Builder {
                 "a partition offset of {offset} blocks is too small: use 0 (none) or 16 and more, so that the partition starts past the 16-block system area that holds the MBR and GPT"
             )));
         }
-        let epoch = self.opts.source_date_epoch;
-        if let Some(e) = epoch {
-            let clamp = |t: &mut Time| {
-                if t.secs > e || (t.secs == e && t.nanos > 0) {
-                    *t = Time { secs: e, nanos: 0 };
-                }
-            };
-            for n in &mut self.nodes {
-                // Access and change times record when the input was last read
-                // or touched, not what it is: reproducible output uses the
-                // modification time for all three.
-                clamp(&mut n.meta.mtime);
-                n.meta.atime = n.meta.mtime;
-                n.meta.ctime = n.meta.mtime;
-            }
+        // The one time rule (see `super::times`).
+        let clock = self.clock();
+        for n in &mut self.nodes {
+            clock.apply(&mut n.meta, n.stamp);
         }
-        let volume_time = self.nodes.first().map(|r| r.meta.ctime).unwrap_or_default();
-        let volume_time = epoch.map_or(volume_time, |e| Time { secs: e, nanos: 0 });
+        let volume_time = clock.build_time();
+        // What the writer makes below: the root's mode and owner, the build
+        // time.
+        let made = |root: Option<&Node>, perm: Option<u32>| {
+            let mut m = root.map(|r| r.meta).unwrap_or_default();
+            m.perm = perm.unwrap_or(m.perm);
+            clock.apply(&mut m, Stamp::Made);
+            m
+        };
         // An EFI System Partition image built from a host directory.
         if let Some(dir) = self.opts.boot.efi_dir.clone() {
             let path = self
@@ -536,17 +531,23 @@ impl Builder {
                     by: Reserved::EspImage,
                 }));
             }
-            let root = self.nodes.first().map(|r| r.meta).unwrap_or_default();
             let esp = super::esp::EspOptions {
                 time: volume_time,
                 ..super::esp::EspOptions::default()
             };
             let bytes: std::sync::Arc<[u8]> = super::esp::build_esp(&dir, &esp)?.into();
-            let meta = Meta {
-                perm: 0o444,
-                ..root
-            };
+            let meta = made(self.nodes.first(), Some(0o444));
             self.add_file(&path, FileSource::Bytes(bytes), meta)?;
+        }
+        // Boot images that no directory lists: data of their own.
+        for k in 0..self.opts.boot.images.len() {
+            let hidden = self.opts.boot.images.get(k).and_then(|i| i.hidden.clone());
+            if let Some(data) = hidden {
+                let id = self.add_unlisted(data, made(self.nodes.first(), Some(0o444)))?;
+                if let Some(i) = self.opts.boot.images.get_mut(k) {
+                    i.node = Some(id);
+                }
+            }
         }
         // A visible boot catalog is a file of one block in the tree.
         let has_catalog = !self.opts.boot.images.is_empty();
@@ -558,11 +559,10 @@ impl Builder {
                     by: Reserved::BootCatalog,
                 }));
             }
-            let root = self.nodes.first().map(|r| r.meta).unwrap_or_default();
-            let meta = self.opts.boot.catalog_meta.unwrap_or(Meta {
-                perm: 0o444,
-                ..root
-            });
+            let meta = match self.opts.boot.catalog_meta {
+                Some(m) => m,
+                None => made(self.nodes.first(), Some(0o444)),
+            };
             let zeros: std::sync::Arc<[u8]> = vec![0u8; SECTOR].into();
             let id = self.add_file(&path, FileSource::Bytes(zeros), meta)?;
             if let Some((iso, joliet)) = self.opts.boot.catalog_ids.clone() {
@@ -751,6 +751,8 @@ impl Builder {
                 stack.extend(c);
             }
         }
+        // Data that no directory lists comes after the tree's.
+        out.extend_from_slice(&self.unlisted);
         out
     }
 
@@ -981,7 +983,8 @@ impl Builder {
                                 } else {
                                     "rr_moved"
                                 };
-                            let meta = self.nodes.first().map(|r| r.meta).unwrap_or_default();
+                            let mut meta = self.nodes.first().map(|r| r.meta).unwrap_or_default();
+                            self.clock().apply(&mut meta, Stamp::Made);
                             let id = self.nodes.len();
                             let node = self.new_node(name, 0, Kind::Dir(Vec::new()), meta)?;
                             self.nodes.push(node);
@@ -1633,7 +1636,7 @@ impl Plan {
             .images
             .iter()
             .filter(|i| i.boot_info_table || i.grub2_boot_info)
-            .filter_map(|i| self.b.lookup(&i.path))
+            .filter_map(|i| self.b.boot_node(i))
             .collect();
         dups.retain(|k, v| !patched.contains(k) && !patched.contains(v));
         if let Some(c) = self.catalog_node {
@@ -1650,7 +1653,7 @@ impl Plan {
             .images
             .iter()
             .filter(|i| i.platform == isoforge_format::eltorito::Platform::Efi)
-            .filter_map(|i| self.b.lookup(&i.path))
+            .filter_map(|i| self.b.boot_node(i))
             .collect();
         let data_order = order
             .iter()
