@@ -341,7 +341,7 @@ fn check_password_hash(hash: &str) -> Result<Option<Finding>> {
     let fields = hash.split('$').count();
     if !hash.starts_with('$') || fields < 4 || hash.chars().any(|c| c.is_whitespace()) {
         return Err(Error::InvalidInput(format!(
-            "--password-hash {:?} is not a crypt(3) hash such as $6$salt$...; \
+            "password hash {:?} is not a crypt(3) hash such as $6$salt$...; \
              make one with `mkpasswd -m sha-512` or `openssl passwd -6`",
             hash.chars().take(12).collect::<String>()
         )));
@@ -381,12 +381,12 @@ fn yaml_quote(s: &str) -> String {
 /// their own options).
 fn seed_path(path: &str) -> Result<String> {
     let p = path.trim_start_matches('/');
-    let bad = |why: &str| Error::InvalidInput(format!("--file {path:?}: {why}"));
+    let bad = |why: &str| Error::InvalidInput(format!("extra file {path:?}: {why}"));
     if p.is_empty() || p.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
         return Err(bad("give a relative path such as scripts/setup.sh"));
     }
     if let Some(std) = SEED_FILES.iter().find(|s| **s == p) {
-        return Err(bad(&format!("{std} has its own option, --{std}")));
+        return Err(bad(&format!("{std} has its own option")));
     }
     Ok(p.to_string())
 }
@@ -505,7 +505,7 @@ pub fn prepare(opts: &SeedOptions) -> Result<Seed> {
         let path = seed_path(path)?;
         if files.iter().any(|f| f.path == path) {
             return Err(Error::InvalidInput(format!(
-                "--file {path:?} is given twice"
+                "extra file {path:?} is given twice"
             )));
         }
         files.push(SeedFile {
