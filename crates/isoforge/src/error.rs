@@ -68,6 +68,12 @@ impl Corrupt {
     pub fn offset(&self) -> u64 {
         self.offset
     }
+    /// The same finding placed at another offset (for a structure found
+    /// through another that knows where it is).
+    pub(crate) fn with_offset(mut self, offset: u64) -> Corrupt {
+        self.offset = offset;
+        self
+    }
 }
 
 impl fmt::Display for Corrupt {
@@ -108,6 +114,29 @@ impl Error {
         Error::Io {
             source,
             offset: Some(offset),
+        }
+    }
+}
+
+impl Error {
+    /// The same error again, for one kept to be reported more than once
+    /// (an I/O error keeps its kind and text).
+    pub(crate) fn duplicate(&self) -> Error {
+        match self {
+            Error::Io { source, offset } => Error::Io {
+                source: io::Error::new(source.kind(), source.to_string()),
+                offset: *offset,
+            },
+            Error::Corrupt(c) => Error::Corrupt(c.clone()),
+            Error::Unsupported(s) => Error::Unsupported(s.clone()),
+            Error::LimitExceeded { what, value, limit } => Error::LimitExceeded {
+                what,
+                value: *value,
+                limit: *limit,
+            },
+            Error::NotFound(s) => Error::NotFound(s.clone()),
+            Error::NotADirectory(s) => Error::NotADirectory(s.clone()),
+            Error::InvalidInput(s) => Error::InvalidInput(s.clone()),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use isoforge::extract::{extract, ExtractOptions};
 
 use crate::args::Cli;
-use crate::commands::{open_image, refuse_udf_stub, Outcome, ViewArg};
+use crate::commands::{open_image, Outcome, ViewArg};
 use crate::progress::bytes_bar;
 
 /// Options of `extract`.
@@ -51,7 +51,6 @@ pub struct Args {
 /// Runs `extract`.
 pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     let img = open_image(&a.image)?;
-    refuse_udf_stub(&img, a.view)?;
     let view = a.view.into();
     let mut opts = ExtractOptions::default();
     opts.overwrite = a.overwrite;

@@ -112,6 +112,27 @@ impl Tag {
     /// The identifier and location are the caller's to compare (see
     /// [`Tag::verify`]).
     pub fn parse(buf: &[u8]) -> Result<Tag> {
+        let tag = Self::parse_head(buf)?;
+        let body_len = usize::from(tag.crc_len);
+        let body =
+            buf.get(TAG_LEN..TAG_LEN.saturating_add(body_len))
+                .ok_or(FormatError::Truncated {
+                    what: "descriptor (CRC length)",
+                    need: TAG_LEN.saturating_add(body_len),
+                    have: buf.len(),
+                })?;
+        if crc16(body) != tag.crc {
+            return Err(FormatError::BadChecksum {
+                what: "descriptor CRC",
+            });
+        }
+        Ok(tag)
+    }
+
+    /// Parses the tag at the start of `buf` checking only its checksum, to
+    /// learn what the descriptor is and how long it is before reading all
+    /// of it and checking it with [`Tag::parse`].
+    pub fn parse_head(buf: &[u8]) -> Result<Tag> {
         let head: &[u8; TAG_LEN] =
             buf.get(..TAG_LEN)
                 .and_then(|h| h.try_into().ok())
@@ -130,28 +151,14 @@ impl Tag {
                 what: "descriptor tag",
             });
         }
-        let tag = Tag {
+        Ok(Tag {
             ident: raw.ident.get(),
             version: raw.version.get(),
             serial: raw.serial.get(),
             crc: raw.crc.get(),
             crc_len: raw.crc_len.get(),
             location: raw.location.get(),
-        };
-        let body_len = usize::from(tag.crc_len);
-        let body =
-            buf.get(TAG_LEN..TAG_LEN.saturating_add(body_len))
-                .ok_or(FormatError::Truncated {
-                    what: "descriptor (CRC length)",
-                    need: TAG_LEN.saturating_add(body_len),
-                    have: buf.len(),
-                })?;
-        if crc16(body) != tag.crc {
-            return Err(FormatError::BadChecksum {
-                what: "descriptor CRC",
-            });
-        }
-        Ok(tag)
+        })
     }
 
     /// [`Tag::parse`], then checks that the identifier is `ident` and the tag
