@@ -832,6 +832,27 @@ impl<S: ReadAt> Ctx<'_, S> {
                     out.set_len(out_pos)?;
                 }
             }
+            (None, Some(ranges)) if ranges.iter().any(|r| r.offset.is_none()) => {
+                // Not a local file: read the recorded runs, leave holes for
+                // the runs of zeros.
+                let mut out_pos = 0u64;
+                buf.resize(1 << 20, 0);
+                for r in &ranges {
+                    if let Some(off) = r.offset {
+                        let mut done = 0u64;
+                        while done < r.len {
+                            let n = (r.len - done).min(buf.len() as u64) as usize;
+                            let chunk = buf.get_mut(..n).unwrap_or_default();
+                            img.read_at("file data", off + done, chunk)?;
+                            out.write_all_at(chunk, out_pos + done)?;
+                            done += n as u64;
+                        }
+                    }
+                    out_pos += r.len;
+                    (self.progress)(r.len);
+                }
+                out.set_len(out_pos)?;
+            }
             _ => {
                 let mut w = io::BufWriter::with_capacity(1 << 20, &mut *out);
                 let n = img.open_file(e)?.copy_to(&mut w)?;

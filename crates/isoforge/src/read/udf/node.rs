@@ -173,13 +173,15 @@ impl Volume {
                         "a terminal entry where a file entry was expected",
                     ))
                 }
-                other => return Err(Error::corrupt(
-                    "UDF file entry",
-                    off,
-                    format!(
+                other => {
+                    return Err(Error::corrupt(
+                        "UDF file entry",
+                        off,
+                        format!(
                         "descriptor with tag identifier {other} where a file entry was expected"
                     ),
-                )),
+                    ))
+                }
             }
         }
     }
