@@ -964,6 +964,8 @@ impl<S: ReadAt> Image<S> {
     /// Whether the ISO 9660 side is only a placeholder for a UDF file system,
     /// as on Windows install media: UDF is announced, and the ISO 9660 root
     /// holds no directories and a few files that are tiny next to the volume.
+    /// When the UDF file system can be read, its root must also hold
+    /// names the ISO 9660 root lacks.
     pub fn udf_stub(&self) -> Result<bool> {
         if !self.info.has_udf() || self.info.primary().is_none() {
             return Ok(false);
@@ -972,6 +974,20 @@ impl<S: ReadAt> Image<S> {
         let children = self.read_dir(&root, View::Iso9660)?;
         if children.iter().any(Entry::is_dir) || children.len() > 8 {
             return Ok(false);
+        }
+        if let UdfState::Open(_) = self.udf {
+            let iso: std::collections::HashSet<String> = children
+                .iter()
+                .map(|e| e.name.to_ascii_lowercase())
+                .collect();
+            let udf_root = self.root(View::Udf)?;
+            let more = self
+                .read_dir(&udf_root, View::Udf)?
+                .iter()
+                .any(|e| !iso.contains(&e.name.to_ascii_lowercase()));
+            if !more {
+                return Ok(false);
+            }
         }
         let bytes: u64 = children.iter().map(|e| e.size).sum();
         let volume =

@@ -76,6 +76,15 @@ pub struct Udf {
     /// Files and directories made so far (for the LVID counts).
     pub files: u32,
     pub dirs: u32,
+    /// With a metadata partition: the physical blocks of the metadata
+    /// file's entry, its mirror's, and of their data (reserved first, so
+    /// that file data comes after them as other writers lay it out).
+    meta_at: Option<(LbAddr, LbAddr, LbAddr, LbAddr)>,
+}
+
+/// Blocks reserved for the metadata file (and as many for its mirror).
+pub fn meta_blocks(o: &Opts) -> u32 {
+    (o.blocks / 4).clamp(16, 64)
 }
 
 /// Sector where the partition starts.
@@ -92,7 +101,15 @@ impl Udf {
             unique: 16,
             files: 0,
             dirs: 0,
+            meta_at: None,
         };
+        if o.metadata {
+            let main_fe = u.data_blocks(1);
+            let mirror_fe = u.data_blocks(1);
+            let main = u.data_blocks(meta_blocks(&o));
+            let mirror = u.data_blocks(meta_blocks(&o));
+            u.meta_at = Some((main_fe, mirror_fe, main, mirror));
+        }
         // Block 0 of the ICB partition holds the file set descriptor,
         // block 1 its terminator.
         u.icb_blocks(2);
@@ -372,12 +389,10 @@ impl Udf {
             // The metadata file and its mirror: two copies of the metadata
             // partition's blocks in the physical partition.
             let m = (self.meta.len() / bs) as u32;
-            let main_fe = self.data_blocks(1);
-            let mirror_fe = self.data_blocks(1);
+            assert!(m <= meta_blocks(&self.o), "metadata partition full");
+            let (main_fe, mirror_fe, main, mirror) = self.meta_at.expect("reserved");
             let meta = self.meta.clone();
-            let main = self.data_blocks(m);
             self.write(main, &meta);
-            let mirror = self.data_blocks(m);
             self.write(mirror, &meta);
             for (fe_at, data_at, kind) in [
                 (main_fe, main, file_type::METADATA),
@@ -529,6 +544,12 @@ impl Udf {
 /// `/dir/b.bin` (`b` bytes), `/dir/link -> ../a.txt`, `/dir/hard` (a hard
 /// link to `b.bin`), `/empty/`.
 pub fn small_tree(o: Opts, b: &[u8]) -> Vec<u8> {
+    tree(o, b, true)
+}
+
+/// [`small_tree`], with or without the symbolic link (7-Zip reads no UDF
+/// symbolic links: it refuses the whole volume).
+pub fn tree(o: Opts, b: &[u8], with_link: bool) -> Vec<u8> {
     let mut u = Udf::new(o);
     let root = u.icb_blocks(1);
     let dir = u.icb_blocks(1);
@@ -539,17 +560,12 @@ pub fn small_tree(o: Opts, b: &[u8]) -> Vec<u8> {
         let ads = u.data(b, 0x3FFF_F800);
         u.entry(file_type::REGULAR, b.len() as u64, &ads, 2)
     };
-    let link = u.symlink("../a.txt");
+    let mut children = vec![("b.bin", bin, false), ("hard", bin, false)];
+    if with_link {
+        children.push(("link", u.symlink("../a.txt"), false));
+    }
     u.dir(empty, root, &[]);
-    u.dir(
-        dir,
-        root,
-        &[
-            ("b.bin", bin, false),
-            ("hard", bin, false),
-            ("link", link, false),
-        ],
-    );
+    u.dir(dir, root, &children);
     u.dir(
         root,
         root,
