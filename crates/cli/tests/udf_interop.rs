@@ -697,3 +697,52 @@ fn hostile_udf_volumes_exit_2_and_write_nothing_outside() {
         }
     }
 }
+
+#[test]
+fn udf_links_modify_and_views() {
+    let t = tempdir();
+    // A link out of the destination is recreated verbatim, never followed,
+    // and skipped with --safe-links.
+    let img = t.path().join("links.udf");
+    fs::write(
+        &img,
+        udf::one_entry(udf::Opts::default(), "escape", false, |u| {
+            u.symlink("/etc/passwd")
+        }),
+    )
+    .unwrap();
+    let img_s = img.to_str().unwrap();
+    let out = t.path().join("a");
+    isoforge_ok(&["extract", img_s, "-C", out.to_str().unwrap()]);
+    assert_eq!(
+        fs::read_link(out.join("escape")).unwrap().to_str(),
+        Some("/etc/passwd")
+    );
+    let out = t.path().join("b");
+    let o = isoforge_ok(&[
+        "extract",
+        "--safe-links",
+        img_s,
+        "-C",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!out.join("escape").exists());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("escape"));
+    // modify refuses a UDF volume (it does not write UDF).
+    let o = isoforge(&[
+        "modify",
+        img_s,
+        "-o",
+        t.path().join("m.iso").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("UDF"));
+    // ISO 9660 views of a UDF-only volume: a usage error naming the view
+    // that exists.
+    let o = isoforge(&["ls", "--view", "joliet", img_s]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--view udf"),
+        "{o:?}"
+    );
+}
