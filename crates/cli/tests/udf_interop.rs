@@ -737,6 +737,23 @@ fn udf_links_modify_and_views() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("UDF"));
+    // diff compares the UDF descriptors too.
+    let (x, y) = (t.path().join("x.udf"), t.path().join("y.udf"));
+    let o201 = udf::Opts::default();
+    let o250 = udf::Opts {
+        revision: 0x0250,
+        metadata: true,
+        ..o201
+    };
+    fs::write(&x, udf::small_tree(o201, b"same")).unwrap();
+    fs::write(&y, udf::small_tree(o250, b"same")).unwrap();
+    let o = isoforge(&["diff", x.to_str().unwrap(), y.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("revision 2.01"),
+        "{o:?}"
+    );
+    isoforge_ok(&["diff", x.to_str().unwrap(), x.to_str().unwrap()]);
     // ISO 9660 views of a UDF-only volume: a usage error naming the view
     // that exists.
     let o = isoforge(&["ls", "--view", "joliet", img_s]);

@@ -269,6 +269,21 @@ fn descriptor_diff<S: ReadAt, T: ReadAt>(a: &Image<S>, b: &Image<T>, out: &mut V
         Some(udf(a.info())),
         Some(udf(b.info())),
     );
+    // The UDF volume's descriptors, as `info` summarises them.
+    let udf_volume = |img: &crate::read::ImageInfo| {
+        img.udf.as_ref().map(|u| {
+            format!(
+                "revision {} block {} volume {:?} logical volume {:?} file set {:?} maps {:?}",
+                u.revision_text(),
+                u.block_size,
+                u.volume_id,
+                u.logical_volume_id,
+                u.file_set_id,
+                u.maps.iter().map(|m| m.kind.as_str()).collect::<Vec<_>>()
+            )
+        })
+    };
+    push(out, "udf", udf_volume(a.info()), udf_volume(b.info()));
     push(
         out,
         "image_size",

@@ -852,8 +852,17 @@ impl<S: ReadAt> Image<S> {
             let e = e?;
             rr.insert(e.path, (e.file_type, e.size));
         }
+        // The boot catalog is often hidden from ISO 9660 only.
+        let catalog = self
+            .info
+            .el_torito_catalog
+            .map(|c| u64::from(c) * SECTOR as u64);
         for e in self.walk(View::Udf)? {
             let e = e?;
+            let first = e.udf.as_ref().and_then(|u| u.runs.first()?.offset);
+            if first.is_some() && first == catalog {
+                continue;
+            }
             match rr.get(&e.path) {
                 None => {
                     return Ok(Some(format!(

@@ -127,9 +127,11 @@ impl Mapper<'_> {
         cap: usize,
     ) -> Result<()> {
         if first.saturating_add(blocks) > u64::from(p.len) {
+            // Offset 0: the caller places the error at the descriptor that
+            // named the extent.
             return Err(Error::corrupt(
                 "UDF allocation descriptor",
-                u64::from(p.start).saturating_mul(self.bs()),
+                0,
                 format!(
                     "blocks {first}..{} lie past the end of the partition ({} blocks)",
                     first.saturating_add(blocks),

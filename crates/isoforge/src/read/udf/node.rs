@@ -677,7 +677,9 @@ impl Volume {
                     limit: limits.max_entries_per_dir.into(),
                 });
             }
-            let n = self.icb(d, fid.icb.loc, limits, &mut budget.diagnostics)?;
+            let n = self
+                .icb(d, fid.icb.loc, limits, &mut budget.diagnostics)
+                .map_err(|e| relocate(e, off))?;
             let path = if dir.path == "/" {
                 format!("/{name}")
             } else {
