@@ -122,7 +122,7 @@ def load(n):
         rss = int(open(os.path.join(res, n + ".rss")).read().split()[-1]) / 1024
     except Exception:
         rss = float("nan")
-    return j["mean"], j["stddev"] or 0.0, rss
+    return j["mean"], j["stddev"] or 0.0, rss, j["user"] + j["system"]
 print(f"\nUDF bridge {os.path.basename(img)}: {os.path.getsize(img) / 2**20:.0f} MiB")
 for title, ref, rows in [
     ("Listing", "ours-ls", [("isoforge ls -r -l --view udf", "ours-ls"),
@@ -132,9 +132,11 @@ for title, ref, rows in [
                                          ("7z x -tudf", "7z-x")]),
 ]:
     base = load(ref)[0]
-    print(f"\n  {title}\n    {'command':30} {'mean':>8} {'± sd':>8} {'ratio':>7} {'max RSS':>11}")
+    base_cpu = load(ref)[3]
+    print(f"\n  {title}\n    {'command':30} {'mean':>8} {'± sd':>8} {'ratio':>7} {'CPU':>8} {'ratio':>7} {'max RSS':>11}")
     for label, n in rows:
-        m, sd, rss = load(n)
-        print(f"    {label:30} {m:7.3f}s {sd:7.3f}s {m / base:7.2f} {rss:7.1f} MiB")
-print("\n    ratio = command time / isoforge time (> 1: isoforge is faster)")
+        m, sd, rss, cpu = load(n)
+        print(f"    {label:30} {m:7.3f}s {sd:7.3f}s {m / base:7.2f} {cpu:7.3f}s {cpu / base_cpu:7.2f} {rss:7.1f} MiB")
+print("\n    ratio = command time / isoforge time (> 1: isoforge is faster);")
+print("    CPU = user + system time (what a loaded machine distorts least)")
 EOF
