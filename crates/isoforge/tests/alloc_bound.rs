@@ -213,12 +213,12 @@ fn run_case(case: &str) {
                             partition: Some(udf::PHYS),
                         });
                     }
-                    encode_ads(&list, AdType::Long, &mut ads).unwrap();
+                    encode_ads(&list, AdType::Long, &mut ads).expect("descriptors encode");
                     let at = isoforge_format::udf::LbAddr {
                         partition: udf::PHYS,
                         block: first.block + i,
                     };
-                    u.write(at, &aed::encode(at.block, 0, &ads).unwrap());
+                    u.write(at, &aed::encode(at.block, 0, &ads).expect("AED encodes"));
                 }
                 let cont = AllocDesc {
                     kind: ExtentKind::Continuation,
