@@ -183,7 +183,6 @@ pub(crate) struct Volume {
 #[derive(Default)]
 struct Vds {
     pvd: Option<PrimaryVolume>,
-    iuvd: Option<ImplUseVolume>,
     lvd: Option<LogicalVolume>,
     pds: Vec<PartitionDescriptor>,
 }
@@ -412,7 +411,6 @@ impl Volume {
             maps: Vec::new(),
             root: LbAddr::default(),
         };
-        let _ = vds.iuvd;
         vol.load_maps(d, &lvd, &vds.pds, limits, &mut count, diags)?;
         vol.info.integrity = match read_integrity(d, block, lvd.integrity, &mut count) {
             Ok(i) => i,
@@ -565,8 +563,7 @@ impl Volume {
         for (i, m) in lvd.maps.iter().enumerate() {
             if let PartitionMap::Virtual { partition, .. } = m {
                 let resolved = match (under_of(&self.maps, *partition), phys_of(*partition)) {
-                    (Some(under), Some(phys)) => match self.find_vat(d, under, phys, limits, diags)
-                    {
+                    (Some(under), Some(phys)) => match self.find_vat(d, under, phys, limits) {
                         Ok(vat) => Map::Virtual { phys, vat },
                         Err(e) => Map::Unusable(format!("virtual partition: {e}")),
                     },
@@ -592,7 +589,7 @@ impl Volume {
                     continue;
                 };
                 let mut load = |loc: u32, want: u8, what: &str| match self
-                    .metadata_file(d, under, loc, want, limits, diags)
+                    .metadata_file(d, under, loc, want, limits)
                 {
                     Ok(v) => Some(v),
                     Err(e) => {
@@ -691,7 +688,6 @@ impl Volume {
         loc: u32,
         want: u8,
         limits: &Limits,
-        diags: &mut Vec<Diagnostic>,
     ) -> Result<Vec<MetaExtent>> {
         let addr = LbAddr {
             partition: under,
@@ -705,7 +701,7 @@ impl Volume {
                 format!("file type {} where {want} was expected", n.file_type),
             ));
         }
-        let exts = self.extents(d, &n, limits, diags)?;
+        let exts = self.extents(d, &n, limits)?;
         let mut out = Vec::new();
         let mut first = 0u64;
         let bs = u64::from(self.block);
@@ -724,14 +720,7 @@ impl Volume {
 
     /// Finds the VAT of a virtual partition: the last file entry recorded,
     /// at or a little before the end of the image.
-    fn find_vat(
-        &self,
-        d: &dyn Disk,
-        under: u16,
-        phys: Phys,
-        limits: &Limits,
-        diags: &mut Vec<Diagnostic>,
-    ) -> Result<Vec<u32>> {
+    fn find_vat(&self, d: &dyn Disk, under: u16, phys: Phys, limits: &Limits) -> Result<Vec<u32>> {
         let bs = u64::from(self.block);
         let last = d.len() / bs;
         let mut buf = vec![0u8; usize::try_from(bs).unwrap_or(2048)];
@@ -767,7 +756,7 @@ impl Volume {
             if !v20 && n.file_type != file_type::UNSPECIFIED {
                 break;
             }
-            let runs = self.runs_of(d, &n, limits, diags)?;
+            let runs = self.runs_of(d, &n, limits)?;
             let data = self.read_runs(
                 d,
                 &runs,
@@ -863,9 +852,9 @@ fn read_vds(d: &dyn Disk, block: u32, ext: ExtentAd, count: &mut Count) -> Resul
                 }
             }
             tag::IUVD => {
-                let p = ImplUseVolume::parse(&buf, loc)
+                // Verified; what it says (LV information) is not shown.
+                ImplUseVolume::parse(&buf, loc)
                     .map_err(|e| corrupt("UDF implementation use volume descriptor", off, e))?;
-                vds.iuvd = Some(p);
             }
             tag::PD => {
                 let p = PartitionDescriptor::parse(&buf, loc)

@@ -244,14 +244,7 @@ impl Volume {
 
     /// The extents named by a file entry's allocation descriptors, following
     /// allocation extent descriptors. Empty for embedded data.
-    pub(super) fn extents(
-        &self,
-        d: &dyn Disk,
-        n: &Node,
-        limits: &Limits,
-        diags: &mut Vec<Diagnostic>,
-    ) -> Result<Vec<Ext>> {
-        let _ = diags;
+    pub(super) fn extents(&self, d: &dyn Disk, n: &Node, limits: &Limits) -> Result<Vec<Ext>> {
         if n.ad_type == AdType::Embedded {
             return Ok(Vec::new());
         }
@@ -318,13 +311,7 @@ impl Volume {
 
     /// Where a file's data is: runs of the image (or of zeros) adding up to
     /// its information length.
-    pub(super) fn runs_of(
-        &self,
-        d: &dyn Disk,
-        n: &Node,
-        limits: &Limits,
-        diags: &mut Vec<Diagnostic>,
-    ) -> Result<Vec<DataRun>> {
+    pub(super) fn runs_of(&self, d: &dyn Disk, n: &Node, limits: &Limits) -> Result<Vec<DataRun>> {
         if n.ad_type == AdType::Embedded {
             let len = usize::try_from(n.info_len).unwrap_or(usize::MAX);
             if len > n.ad.len() {
@@ -347,7 +334,7 @@ impl Volume {
                 }]
             });
         }
-        let exts = self.extents(d, n, limits, diags)?;
+        let exts = self.extents(d, n, limits)?;
         let cap = usize::try_from(limits.max_extents_per_file).unwrap_or(usize::MAX);
         let mut runs = Vec::new();
         let mut left = n.info_len;
@@ -481,14 +468,7 @@ impl Volume {
     }
 
     /// Reads a directory's data.
-    fn dir_data(
-        &self,
-        d: &dyn Disk,
-        n: &Node,
-        copy: Copy,
-        limits: &Limits,
-        diags: &mut Vec<Diagnostic>,
-    ) -> Result<DirData> {
+    fn dir_data(&self, d: &dyn Disk, n: &Node, copy: Copy, limits: &Limits) -> Result<DirData> {
         if n.info_len > u64::from(limits.max_dir_bytes) {
             return Err(Error::LimitExceeded {
                 what: "directory size",
@@ -515,7 +495,7 @@ impl Volume {
                 runs: vec![(0, Some(n.offset + n.ad_offset as u64), n.info_len)],
             });
         }
-        let exts = self.extents(d, n, limits, diags)?;
+        let exts = self.extents(d, n, limits)?;
         let cap = usize::try_from(limits.max_extents_per_file).unwrap_or(usize::MAX);
         let mapper = self.mapper();
         let mut data = DirData {
@@ -595,7 +575,7 @@ impl Volume {
             });
         }
         let main = self
-            .dir_data(d, &n, Copy::Main, limits, &mut budget.diagnostics)
+            .dir_data(d, &n, Copy::Main, limits)
             .and_then(|data| self.parse_dir(d, dir, &data, limits, budget));
         match main {
             Ok(v) => Ok(v),
@@ -603,7 +583,7 @@ impl Volume {
                 if self.mapper().has_mirror(n.addr.partition) && matches!(e, Error::Corrupt(_)) =>
             {
                 let v = self
-                    .dir_data(d, &n, Copy::Mirror, limits, &mut budget.diagnostics)
+                    .dir_data(d, &n, Copy::Mirror, limits)
                     .and_then(|data| self.parse_dir(d, dir, &data, limits, budget))
                     .map_err(|_| e)?;
                 budget.diagnostics.push(Diagnostic {
@@ -738,13 +718,13 @@ impl Volume {
             );
             match e.file_type {
                 FileType::File => {
-                    let runs = self.runs_of(d, &n, limits, &mut budget.diagnostics)?;
+                    let runs = self.runs_of(d, &n, limits)?;
                     if let Some(u) = e.udf.as_mut() {
                         u.runs = runs;
                     }
                 }
                 FileType::Symlink => {
-                    let runs = self.runs_of(d, &n, limits, &mut budget.diagnostics)?;
+                    let runs = self.runs_of(d, &n, limits)?;
                     let raw = self.read_runs(
                         d,
                         &runs,
