@@ -82,11 +82,16 @@ import json, sys
 d = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 ours = d["isoforge"]["mean"]
 cp = d["cp"]["mean"]
-print("%-16s %10s %8s %12s %8s" % ("command", "mean_s", "sd_s", "vs_isoforge", "vs_cp"))
+cpu = lambda r: r.get("user", 0.0) + r.get("system", 0.0)
+print("%-16s %10s %8s %12s %8s %8s" % ("command", "mean_s", "sd_s", "vs_isoforge", "vs_cp", "cpu_s"))
 for n, r in d.items():
-    print("%-16s %10.3f %8.3f %12.2f %8.2f" % (n, r["mean"], r["stddev"] or 0, r["mean"] / ours, r["mean"] / cp))
+    print("%-16s %10.3f %8.3f %12.2f %8.2f %8.3f" % (n, r["mean"], r["stddev"] or 0, r["mean"] / ours, r["mean"] / cp, cpu(r)))
 print()
-print(("PASS " if ours <= 1.3 * cp else "MISS ") + "isoforge modify within 1.3x of cp (%.2fx)" % (ours / cp))
+print(("PASS " if ours <= 1.1 * cp else "MISS ") + "isoforge modify within 1.1x of cp (%.2fx)" % (ours / cp))
+# On a loaded machine wall time includes waiting for a core and the disk.
+c_ours, c_cp = cpu(d["isoforge"]), cpu(d["cp"])
+if c_cp > 0:
+    print("     CPU time (user + system): isoforge %.3fs, cp %.3fs (%.2fx)" % (c_ours, c_cp, c_ours / c_cp))
 reb = d["extract-rebuild"]["mean"]
 print(("PASS " if ours < reb else "MISS ") + "faster than extract-and-rebuild with xorriso (%.2fx)" % (reb / ours))
 EOF

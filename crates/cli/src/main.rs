@@ -6,6 +6,9 @@ mod args;
 mod commands;
 mod progress;
 mod render;
+mod report;
+mod signals;
+mod style;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -34,10 +37,21 @@ fn main() -> ExitCode {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(1),
         Err(e) => {
+            if let Some(sig) = signals::received() {
+                // Stopped by a signal: 128 + its number, once the
+                // temporary files are gone.
+                if !e
+                    .chain()
+                    .any(|c| matches!(c.downcast_ref(), Some(isoforge::Error::Cancelled)))
+                {
+                    let _ = writeln!(io::stderr(), "{}", report::error_line(&cli, &e));
+                }
+                signals::finish(&signals::current(), sig);
+            }
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            let _ = writeln!(io::stderr(), "isoforge: {e:#}");
+            let _ = writeln!(io::stderr(), "{}", report::error_line(&cli, &e));
             ExitCode::from(2)
         }
     }

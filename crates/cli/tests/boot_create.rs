@@ -346,7 +346,7 @@ fn device_line(fw: Firmware, media: Media) -> &'static str {
 }
 
 fn boots_from(img: &Path, fw: Firmware, media: Media) {
-    qemu::boot(img, fw, media, marker(fw), qemu::BOOT_TIMEOUT)
+    qemu::boot(img, fw, media, marker(fw), qemu::boot_timeout(fw))
         .assert_booted()
         .assert_console_shows(device_line(fw, media));
 }
@@ -400,6 +400,9 @@ fn seabios_does_not_boot_broken_copies() {
     // The MBR boot code, up to the disk signature.
     let no_code = qemu::broken_copy(&img, &t.work, "bios-no-mbr-code.iso", &[(0, 440)]);
     does_not_boot(&no_code, Firmware::SeaBios, Media::IdeDisk);
+    // ISOLINUX checks the boot info table that isoforge patched in.
+    let bad_table = qemu::with_wrong_boot_info_table(&img, &t.work, "bios-bad-boot-info.iso");
+    does_not_boot(&bad_table, Firmware::SeaBios, Media::Cdrom);
 }
 
 #[test]
@@ -409,6 +412,9 @@ fn ovmf_does_not_boot_broken_copies() {
     };
     let no_catalog = without_catalog(t, &img, "efi-no-catalog.iso");
     does_not_boot(&no_catalog, Firmware::Ovmf, Media::Cdrom);
+    // The BIOS entry alone does not lead OVMF anywhere.
+    let no_efi_entry = qemu::without_efi_entries(&img, &t.work, "efi-no-efi-entry.iso");
+    does_not_boot(&no_efi_entry, Firmware::Ovmf, Media::Cdrom);
     // No catalog, no MBR partition entries, no GPT headers.
     let no_tables = qemu::broken_copy(
         &no_catalog,
@@ -1034,10 +1040,7 @@ fn info_reports_boot_entries_and_partitions() {
 }
 
 fn efi_image_len(img: &Path) -> u64 {
-    let out = isoforge_ok(&["ls", "--json", img.to_str().unwrap(), "/efi.img"]);
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let e = v.as_array().map_or(&v, |a| &a[0]);
-    e["size"].as_u64().unwrap()
+    ls_entry(img, "/efi.img")["size"].as_u64().unwrap()
 }
 
 #[test]

@@ -324,12 +324,8 @@ fn emulation_modes_sections_and_hidden_catalog() {
         src.to_str().unwrap(),
     ]);
     compare(&vis);
-    let j: Value = serde_json::from_slice(
-        &isoforge_ok(&["ls", "--json", vis.to_str().unwrap(), "/boot.catalog"]).stdout,
-    )
-    .unwrap();
-    let e = if j.is_array() { &j[0] } else { &j };
-    assert_eq!(e["size"], 2048, "{j}");
+    let e = ls_entry(&vis, "/boot.catalog");
+    assert_eq!(e["size"], 2048, "{e}");
     let l = run(Command::new("isoinfo").args(["-R", "-l", "-i"]).arg(&vis));
     assert!(String::from_utf8_lossy(&l.stdout).contains("boot.catalog"));
 }

@@ -251,11 +251,9 @@ fn joliet_long_and_rock_ridge_1_12() {
     assert_eq!(v["extensions"]["rock_ridge"]["identifier"], "IEEE_P1282");
     assert_eq!(v["extensions"]["rock_ridge"]["version"], "1.12");
     // Serial numbers: unique per file, shared by hard links.
-    let l: Value =
-        serde_json::from_slice(&isoforge_ok(&["ls", "-r", "--json", img.to_str().unwrap()]).stdout)
-            .unwrap();
+    let l = ls_entries(&isoforge_ok(&["ls", "-r", "--json", img.to_str().unwrap()]).stdout);
     let mut by_ino: BTreeMap<u64, Vec<String>> = BTreeMap::new();
-    for e in l.as_array().unwrap() {
+    for e in &l {
         by_ino
             .entry(e["ino"].as_u64().expect("serial number"))
             .or_default()

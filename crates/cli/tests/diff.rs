@@ -63,10 +63,7 @@ fn diff_json(a: &Path, b: &Path) -> (Option<i32>, Value) {
 }
 
 fn entry(img: &Path, path: &str) -> Value {
-    let v: Value =
-        serde_json::from_slice(&isoforge_ok(&["ls", "--json", img.to_str().unwrap(), path]).stdout)
-            .unwrap();
-    v[0].clone()
+    ls_entry(img, path)
 }
 
 fn patched(img: &Path, name: &str, f: impl FnOnce(&mut Vec<u8>)) -> PathBuf {
@@ -227,4 +224,91 @@ fn added_and_removed_files_and_descriptor_fields() {
             .any(|c| c["field"] == "descriptor1.volume_id" && c["a"] == "ONE" && c["b"] == "TWO"),
         "{v:#}"
     );
+}
+
+#[test]
+fn report_is_readable_and_json_is_typed() {
+    if !have("xorriso") {
+        return;
+    }
+    let t = tempdir();
+    let src = t.path().join("s");
+    make_tree(&src, TreeSpec::PLAIN);
+    let a = t.path().join("a.iso");
+    xorriso::mkisofs(&["-R", "-V", "ONE"], &a, &src);
+    fs::remove_file(src.join("a.txt")).unwrap();
+    fs::write(src.join("new.txt"), b"new").unwrap();
+    touch(&src.join("new.txt"), 1_600_000_000);
+    touch(&src.join("sizes/one"), 1_650_000_000);
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(src.join("bin/tool.sh"), fs::Permissions::from_mode(0o700)).unwrap();
+    fs::write(src.join("sizes/big.bin"), bytes(8, 3 << 20)).unwrap();
+    let b = t.path().join("b.iso");
+    xorriso::mkisofs(&["-R", "-V", "TWO"], &b, &src);
+
+    let o = isoforge(&["diff", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let has = |line: &str| text.lines().any(|l| l == line);
+    assert!(
+        has("descriptor descriptor1.volume_id: \"ONE\" -> \"TWO\""),
+        "{text}"
+    );
+    assert!(has("- /a.txt (file, 6 bytes)"), "{text}");
+    assert!(has("+ /new.txt (file, 3 bytes)"), "{text}");
+    assert!(has("m /bin/tool.sh: mode 0755 -> 0700"), "{text}");
+    let mtime = text
+        .lines()
+        .find(|l| l.starts_with("m /sizes/one: mtime "))
+        .unwrap_or_else(|| panic!("{text}"));
+    // RFC 3339 on both sides, not seconds since the epoch.
+    let (from, to) = mtime
+        .trim_start_matches("m /sizes/one: mtime ")
+        .split_once(" -> ")
+        .unwrap();
+    for t in [from, to] {
+        assert!(
+            t.len() >= 20 && t.as_bytes()[10] == b'T' && t.ends_with('Z'),
+            "{mtime}"
+        );
+    }
+    assert!(to.starts_with("2022-04-15T"), "{mtime}");
+    // No Rust debug text anywhere.
+    for debug in ["Some(", "None", "File)", "Dir)", "q "] {
+        assert!(!text.contains(debug), "{debug}: {text}");
+    }
+
+    let (code, v) = diff_json(&a, &b);
+    assert_eq!(code, Some(1));
+    assert_eq!(v["schema"], 1);
+    assert_eq!(v["identical"], false);
+    let d = v["differences"]["descriptors"].as_array().unwrap();
+    let size = d
+        .iter()
+        .find(|c| c["field"] == "descriptor1.volume_space_size")
+        .unwrap();
+    assert!(
+        size["a"].is_u64() && size["b"].as_u64() > size["a"].as_u64(),
+        "{size}"
+    );
+    let files = v["differences"]["files"].as_array().unwrap();
+    let find = |path: &str, change: &str| {
+        files
+            .iter()
+            .find(|c| c["path"] == path && c["change"] == change)
+            .unwrap_or_else(|| panic!("{path} {change}: {files:?}"))
+            .clone()
+    };
+    let added = find("/new.txt", "added");
+    assert_eq!(added["size"], 3);
+    assert_eq!(added["type"], "file");
+    let big = find("/sizes/big.bin", "added");
+    assert_eq!(big["size"], 3 << 20);
+    let mode = find("/bin/tool.sh", "metadata");
+    assert_eq!((&mode["a"], &mode["b"]), (&"0755".into(), &"0700".into()));
+    let m = files
+        .iter()
+        .find(|c| c["path"] == "/sizes/one" && c["field"] == "mtime")
+        .unwrap();
+    assert!(m["b"].as_str().unwrap().starts_with("2022-04-15T"), "{m}");
 }

@@ -106,6 +106,8 @@ fn checksum_agrees_with_coreutils() {
             .output()
             .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["schema"], 1);
+        let v = &v["files"][0];
         assert_eq!(v["size"], len as u64);
         assert_eq!(v["file"], name.as_str());
         let md5 = theirs[3].split_whitespace().next().unwrap();
@@ -745,4 +747,193 @@ fn small_images_are_judged_on_content() {
     std::fs::write(&iso, &img).unwrap();
     let o = isoforge(&["verify", "--implanted-md5", iso.to_str().unwrap()]);
     assert_eq!(code(&o), 1);
+}
+
+/// One line on standard error, naming `file`, in plain words: no text of
+/// the OpenPGP library's internals.
+fn one_plain_sentence(err: &str, file: &str) {
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(file), "{file}: {err}");
+    for internal in [
+        "assertion",
+        "left:",
+        "right:",
+        "packet header",
+        "IO error",
+        "Error {",
+        "Error(",
+        "os error",
+    ] {
+        assert!(!err.contains(internal), "{internal}: {err}");
+    }
+}
+
+#[test]
+fn garbage_inputs_get_one_plain_sentence_each() {
+    let Some(f) = sig_fixture() else { return };
+    let d = f.dir.path();
+    // A SUMS file changed after it was signed: a failed check (exit 1).
+    let sums = std::fs::read_to_string(d.join("SHA256SUMS")).unwrap();
+    std::fs::write(d.join("TAMPERED"), sums.replacen('0', "1", 1)).unwrap();
+    let (c, _, err) = verify_in(
+        d,
+        &[
+            "img.iso",
+            "--sums",
+            "TAMPERED",
+            "--signature",
+            "SHA256SUMS.gpg",
+            "--keyring",
+            "pub.gpg",
+        ],
+    );
+    assert_eq!(c, 1, "{err}");
+    one_plain_sentence(&err, "TAMPERED");
+    assert!(err.contains("changed after it was signed"), "{err}");
+    // The same, clear-signed.
+    let clear = std::fs::read_to_string(d.join("CHECKSUM")).unwrap();
+    let line = clear.lines().find(|l| l.ends_with("img.iso")).unwrap();
+    let flipped = format!(
+        "{}{}",
+        if line.starts_with('0') { '1' } else { '0' },
+        &line[1..]
+    );
+    std::fs::write(d.join("CHECKSUM.bad"), clear.replace(line, &flipped)).unwrap();
+    let (c, _, err) = verify_in(
+        d,
+        &["img.iso", "--sums", "CHECKSUM.bad", "--keyring", "pub.gpg"],
+    );
+    assert_eq!(c, 1, "{err}");
+    one_plain_sentence(&err, "CHECKSUM.bad");
+
+    // Unreadable inputs (exit 2), each named with what is wrong with it.
+    std::fs::write(d.join("notakey.gpg"), bytes(300, 5)).unwrap();
+    std::fs::write(d.join("words.asc"), b"this is not a key\n").unwrap();
+    std::fs::write(d.join("junk.sig"), bytes(200, 6)).unwrap();
+    std::fs::write(
+        d.join("junk.asc"),
+        b"-----BEGIN PGP SIGNATURE-----\n\nnot base64 at all\n-----END PGP SIGNATURE-----\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("NOLINES"), b"this file has no checksums\n").unwrap();
+    std::fs::write(d.join("CUT"), &clear.as_bytes()[..clear.len() - 60]).unwrap();
+    std::fs::create_dir(d.join("adir")).unwrap();
+    let cases: [(&[&str], &str, &str); 8] = [
+        (
+            &["--signature", "SHA256SUMS.gpg", "--keyring", "notakey.gpg"],
+            "notakey.gpg",
+            "not an OpenPGP keyring",
+        ),
+        (
+            &["--signature", "SHA256SUMS.gpg", "--keyring", "words.asc"],
+            "words.asc",
+            "not an OpenPGP keyring",
+        ),
+        (
+            &["--signature", "junk.sig", "--keyring", "pub.gpg"],
+            "junk.sig",
+            "not an OpenPGP signature",
+        ),
+        (
+            &["--signature", "junk.asc", "--keyring", "pub.gpg"],
+            "junk.asc",
+            "not an OpenPGP signature",
+        ),
+        (
+            &["--signature", "SHA256SUMS.gpg", "--keyring", "adir"],
+            "adir",
+            "is a directory",
+        ),
+        (
+            &["--signature", "adir", "--keyring", "pub.gpg"],
+            "adir",
+            "is a directory",
+        ),
+        (&[], "NOLINES", "no checksum lines"),
+        (&["--keyring", "pub.gpg"], "CUT", "cut short or damaged"),
+    ];
+    for (extra, file, what) in cases {
+        let sums = match file {
+            "NOLINES" | "CUT" => file,
+            _ => "SHA256SUMS",
+        };
+        let mut args = vec!["img.iso", "--sums", sums];
+        args.extend_from_slice(extra);
+        let (c, _, err) = verify_in(d, &args);
+        assert_eq!(c, 2, "{args:?}: {err}");
+        one_plain_sentence(&err, file);
+        assert!(err.contains(what), "{args:?}: {err}");
+    }
+    // A directory given as the image, or as the SUMS file.
+    let (c, _, err) = verify_in(d, &["adir", "--sha256", &"0".repeat(64)]);
+    assert_eq!(c, 2);
+    one_plain_sentence(&err, "adir");
+    assert!(err.contains("is a directory"), "{err}");
+    let (c, _, err) = verify_in(d, &["img.iso", "--sums", "adir"]);
+    assert_eq!(c, 2);
+    one_plain_sentence(&err, "adir");
+}
+
+#[test]
+fn info_shows_the_implanted_md5() {
+    if !oracle("implantisomd5") || !oracle("checkisomd5") {
+        return;
+    }
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let Some(iso) = make_iso(d, "a.iso", 1 << 20) else {
+        return;
+    };
+    let info_json = |p: &Path| -> serde_json::Value {
+        let o = isoforge(&["info", "--json", p.to_str().unwrap()]);
+        assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    // None yet.
+    assert!(info_json(&iso)["implanted_md5"].is_null());
+    let o = isoforge(&["info", iso.to_str().unwrap()]);
+    assert!(!text(&o.stdout).contains("Implanted MD5"));
+    let theirs = d.join("theirs.iso");
+    let ours = d.join("ours.iso");
+    std::fs::copy(&iso, &theirs).unwrap();
+    std::fs::copy(&iso, &ours).unwrap();
+    assert!(run("implantisomd5", &[theirs.to_str().unwrap()], d)
+        .status
+        .success());
+    assert_eq!(
+        code(&isoforge(&["implant-md5", "-q", ours.to_str().unwrap()])),
+        0
+    );
+    for img in [&theirs, &ours] {
+        // checkisomd5 --md5sumonly prints what is implanted:
+        // "NAME:   MD5", "Fragment sums: ...", "Fragment count: N".
+        let o = run("checkisomd5", &["--md5sumonly", img.to_str().unwrap()], d);
+        let shown = text(&o.stdout);
+        let field = |prefix: &str| {
+            shown
+                .lines()
+                .find_map(|l| l.strip_prefix(prefix))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_else(|| panic!("{prefix}: {shown}"))
+        };
+        let want = field(&format!("{}:", img.to_str().unwrap()));
+        assert_eq!(want.len(), 32, "{want}");
+        let sums = field("Fragment sums:");
+        let count: u64 = field("Fragment count:").parse().unwrap();
+        let v = info_json(img);
+        let t = &v["implanted_md5"];
+        assert_eq!(t["md5"], want.as_str(), "{t}");
+        assert_eq!(t["skip_sectors"], 15);
+        assert_eq!(t["fragment_count"], count);
+        assert_eq!(t["fragment_sums"], sums.as_str());
+        let shown = text(&isoforge(&["info", img.to_str().unwrap()]).stdout);
+        let line = shown
+            .lines()
+            .find(|l| l.starts_with("Implanted MD5"))
+            .unwrap();
+        assert!(
+            line.contains(&want) && line.contains("20 fragments") && line.contains("15 sectors"),
+            "{line}"
+        );
+    }
 }

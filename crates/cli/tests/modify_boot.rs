@@ -1,16 +1,19 @@
 //! Remastered images boot exactly as their originals do. `isoforge modify`
 //! adds a file to and removes one from Debian's GRUB rescue CD, Debian's
-//! iPXE image and an image laid out like Debian's installer media (made
-//! here by xorriso); then QEMU boots original and result under SeaBIOS and,
+//! iPXE image, an image laid out like Debian's installer media and one laid
+//! out like small rescue disks (floppy emulation, a GRUB2 MBR, an appended
+//! EFI system partition), both made here by xorriso; then QEMU boots
+//! original and result under SeaBIOS and,
 //! where the original has a UEFI boot entry, under OVMF, each from a CD
 //! drive and from a hard disk.
 //!
-//! The judge is the serial console: each of these boot loaders writes to it
-//! (SeaBIOS copies what BIOS boot loaders print through INT 10h; OVMF copies
-//! its console), so a boot's transcript, escape sequences removed, is
-//! recorded up to where the boot loader comes to rest (a prompt, a menu's
-//! countdown, a marker) or the firmware gives up. A result boots like the
-//! original when its transcript is the same text. So that the judge is not
+//! The judge is the console: each of these boot loaders writes to the
+//! serial port (SeaBIOS copies what BIOS boot loaders print through INT
+//! 10h; OVMF copies its console), and what they write is rendered on a
+//! screen model up to where the boot loader comes to rest (a prompt, a
+//! menu's countdown, a marker) or the firmware gives up. A result boots
+//! like the original when its screen shows the same text (whitespace and
+//! line breaks aside, which depend on timing). So that the judge is not
 //! taken on trust, copies of each result with the boot structure that the
 //! firmware uses zeroed must be judged as not booting like the original.
 //!
@@ -37,6 +40,8 @@ use qemu::{Firmware, Media, Transcript};
 
 const GRUB_RESCUE: &str = "/usr/lib/grub-rescue/grub-rescue-cdrom.iso";
 const IPXE: &str = "/usr/lib/ipxe/ipxe.iso";
+/// GRUB's MBR for hybrid images, as xorriso's `--grub2-mbr` installs it.
+const GRUB2_MBR: &str = "/usr/lib/grub/i386-pc/boot_hybrid.img";
 
 /// What one firmware's boot of an image shows on the console.
 #[derive(Clone, Copy)]
@@ -60,6 +65,8 @@ struct Subject {
     bios: Console,
     /// `None` when the original has no UEFI boot entry.
     efi: Option<Console>,
+    /// The BIOS boot loader checks a boot info table (ISOLINUX does).
+    checked_boot_info_table: bool,
 }
 
 /// Whether `img` has a UEFI El Torito entry, by `isoforge info`.
@@ -92,44 +99,15 @@ fn record(img: &Path, fw: Firmware, media: Media, c: Console, timeout: Duration)
     t
 }
 
-/// The verdict: `other` boots like `orig` when its console shows the same.
-fn boots_alike(orig: &Transcript, other: &Transcript) -> bool {
-    shown_lines(orig).eq(shown_lines(other))
-}
-
-/// The transcript's lines that show text: how many empty lines a console
-/// redraw leaves between them depends on timing.
-fn shown_lines(t: &Transcript) -> impl Iterator<Item = &str> {
-    t.text.lines().filter(|l| !l.trim().is_empty())
-}
-
-/// Both transcripts and the first line where they part.
-fn show(orig: &Transcript, other: &Transcript) -> String {
-    let (a, b): (Vec<&str>, Vec<&str>) =
-        (shown_lines(orig).collect(), shown_lines(other).collect());
-    let n = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    format!(
-        "first difference at non-empty line {}:\n  original: {:?}\n  other:    {:?}\n\
-         --- {} ({}) ---\n{}\n--- {} ({}) ---\n{}\n--- QEMU stderr ---\n{}",
-        n + 1,
-        a.get(n).copied().unwrap_or("<end>"),
-        b.get(n).copied().unwrap_or("<end>"),
-        orig.what,
-        orig.ending(),
-        orig.text,
-        other.what,
-        other.ending(),
-        other.text,
-        other.stderr.trim_end()
-    )
-}
-
-/// A copy of `img` that `fw` must not boot from `media`: for CD boots the
-/// boot catalog is zeroed; for SeaBIOS disk boots the MBR boot code (up to
-/// the disk signature); for OVMF disk boots, which find an El Torito
-/// catalog or an EFI system partition in the MBR or GPT, the catalog, the
-/// MBR partition entries and the GPT headers.
-fn broken_copy(img: &Path, dir: &Path, fw: Firmware, media: Media) -> PathBuf {
+/// Copies of `img` that `fw` must not boot from `media`: for CD boots the
+/// boot catalog zeroed, and also, under SeaBIOS, a wrong boot info table
+/// (when the BIOS boot image has one that its boot loader checks) and,
+/// under OVMF, a catalog without its UEFI entry; for SeaBIOS disk boots the
+/// MBR boot code (up to the disk signature); for OVMF disk boots, which
+/// find an El Torito catalog or an EFI system partition in the MBR or GPT,
+/// the catalog, the MBR partition entries and the GPT headers.
+fn broken_copies(s: &Subject, dir: &Path, fw: Firmware, media: Media) -> Vec<PathBuf> {
+    let img = &s.result;
     let catalog = (qemu::catalog_offset(img), 2048);
     let ranges = match (fw, media) {
         (_, Media::Cdrom) => vec![catalog],
@@ -142,11 +120,23 @@ fn broken_copy(img: &Path, dir: &Path, fw: Firmware, media: Media) -> PathBuf {
             r
         }
     };
-    let name = format!(
-        "broken-{fw:?}-{media:?}-{}",
-        img.file_name().unwrap().to_string_lossy()
-    );
-    qemu::broken_copy(img, dir, &name, &ranges)
+    let name = |what: &str| {
+        format!(
+            "broken-{what}-{fw:?}-{media:?}-{}",
+            img.file_name().unwrap().to_string_lossy()
+        )
+    };
+    let mut v = vec![qemu::broken_copy(img, dir, &name("zeroed"), &ranges)];
+    match (fw, media) {
+        (Firmware::SeaBios, Media::Cdrom) if s.checked_boot_info_table => v.push(
+            qemu::with_wrong_boot_info_table(img, dir, &name("boot-info")),
+        ),
+        (Firmware::Ovmf, Media::Cdrom) => {
+            v.push(qemu::without_efi_entries(img, dir, &name("no-efi-entry")))
+        }
+        _ => {}
+    }
+    v
 }
 
 /// Under `fw`, from a CD drive and from a hard disk: the result's
@@ -157,31 +147,37 @@ fn boots_as_before(s: &Subject, fw: Firmware, c: Console, scratch: &Path) {
     }
     let started = Instant::now();
     for media in [Media::Cdrom, Media::IdeDisk] {
-        let orig = record(&s.orig, fw, media, c, qemu::BOOT_TIMEOUT);
+        let orig = record(&s.orig, fw, media, c, qemu::boot_timeout(fw));
         assert!(
-            orig.stop.is_some() && orig.text.contains(c.sign),
-            "{}: the original does not boot as expected (no {:?}, or no stop text)\n{}",
+            orig.stop.is_some() && orig.printed(c.sign),
+            "{}: the original does not boot as expected (no {:?}, or no stop text; {})\n{}",
             s.name,
             c.sign,
-            orig.text
+            orig.ending(),
+            orig.screen.lines().join("\n")
         );
-        let result = record(&s.result, fw, media, c, qemu::BOOT_TIMEOUT);
+        // The original's boot, measured just now, says how slow this
+        // machine is at the moment.
+        let deadline = qemu::boot_timeout(fw).max(orig.elapsed * 4);
+        let result = record(&s.result, fw, media, c, deadline);
         assert!(
-            boots_alike(&orig, &result),
+            orig.alike(&result),
             "{}: the remastered image does not boot like the original under {fw:?} \
              from {media:?}; {}",
             s.name,
-            show(&orig, &result)
+            orig.compare(&result)
         );
-        let broken = broken_copy(&s.result, scratch, fw, media);
-        let t = record(&broken, fw, media, c, qemu::no_boot_timeout(fw));
-        assert!(
-            !boots_alike(&orig, &t),
-            "{}: the judge takes a broken copy for the original; {}",
-            s.name,
-            show(&orig, &t)
-        );
-        fs::remove_file(&broken).unwrap();
+        for broken in broken_copies(s, scratch, fw, media) {
+            let t = record(&broken, fw, media, c, qemu::no_boot_timeout(fw));
+            assert!(
+                !orig.alike(&t),
+                "{}: the judge takes a broken copy ({}) for the original; {}",
+                s.name,
+                broken.display(),
+                orig.compare(&t)
+            );
+            fs::remove_file(&broken).unwrap();
+        }
     }
     eprintln!(
         "{}: {fw:?} boots judged in {:.1} s",
@@ -249,6 +245,8 @@ fn grub_rescue_cd_boots_as_before() {
                 rest: Some("The highlighted entry will be executed automatically in"),
             },
             efi: None,
+            // GRUB's CD boot image does not read its boot info table.
+            checked_boot_info_table: false,
         },
         t.path(),
     );
@@ -290,6 +288,7 @@ fn ipxe_iso_boots_as_before() {
                 ..ipxe
             },
             efi: Some(ipxe),
+            checked_boot_info_table: true,
         },
         t.path(),
     );
@@ -354,6 +353,88 @@ fn debian_like_image_boots_as_before() {
                 sign: EFI_MARKER,
                 rest: Some(EFI_MARKER),
             }),
+            checked_boot_info_table: true,
+        },
+        t.path(),
+    );
+}
+
+/// An image laid out like small rescue and diagnostic disks, made by
+/// xorriso: the BIOS El Torito entry is a 1.44 MB floppy image
+/// ([`make_floppy`]), the MBR is GRUB's `boot_hybrid.img` (not isohybrid;
+/// it loads block 4 of the floppy image), and the UEFI entry is an EFI
+/// system partition appended after the volume as MBR partition 2 (type
+/// 0xef), whose GRUB prints [`EFI_MARKER`].
+fn floppy_grub2_appended_esp(dir: &Path) -> PathBuf {
+    let src = dir.join("src");
+    fs::create_dir_all(src.join("boot")).unwrap();
+    make_floppy(&src.join("boot/floppy.img"));
+    fs::write(src.join("readme.txt"), b"rescue disk\n").unwrap();
+    fs::write(src.join("notes.txt"), b"notes\n").unwrap();
+    fix_times(&src);
+    let esp = dir.join("esp");
+    make_esp(&esp, dir);
+    let efi = dir.join("efi.img");
+    make_fat(&esp, &efi);
+    let img = dir.join("rescue.iso");
+    run(Command::new("xorriso")
+        .args(["-as", "mkisofs", "-quiet", "-r", "-J", "-V", "RESCUE"])
+        .args(["-b", "boot/floppy.img", "-c", "boot/boot.cat"])
+        .args(["--grub2-mbr", GRUB2_MBR, "-append_partition", "2", "0xef"])
+        .arg(&efi)
+        .args([
+            "-eltorito-alt-boot",
+            "-e",
+            "--interval:appended_partition_2:all::",
+        ])
+        .args(["-no-emul-boot", "-o"])
+        .arg(&img)
+        .arg(&src));
+    // The layout is the one meant, as xorriso reads it.
+    let setup = boot_setup(&img).join("\n");
+    for want in [
+        "System area summary: MBR grub2-mbr cyl-align-off",
+        "El Torito boot img: 1 BIOS y fd1.4",
+        "El Torito boot img: 2 UEFI y none",
+        "MBR partition: 2 0x00 0xef # #",
+    ] {
+        assert!(setup.contains(want), "{want:?} not in\n{setup}");
+    }
+    img
+}
+
+#[test]
+fn floppy_grub2_mbr_appended_esp_image_boots_as_before() {
+    if !have_boot_tools() || !have_file(GRUB2_MBR) {
+        return;
+    }
+    let t = tempdir();
+    let orig = floppy_grub2_appended_esp(t.path());
+    let result = t.path().join("rescue-remastered.iso");
+    remaster_add_rm(
+        &orig,
+        &result,
+        ("/autoinstall.yaml", &autoinstall_yaml(t.path())),
+        "/notes.txt",
+    );
+    check(
+        &Subject {
+            name: "floppy, GRUB2 MBR and appended ESP",
+            orig,
+            result,
+            changes: ["+ /autoinstall.yaml", "- /notes.txt"],
+            // From a CD the floppy's boot sector prints; from a disk, the
+            // block the GRUB2 MBR loads from the floppy image.
+            bios: Console {
+                sign: FLOPPY_MARKER,
+                rest: Some(FLOPPY_MARKER),
+            },
+            efi: Some(Console {
+                sign: EFI_MARKER,
+                rest: Some(EFI_MARKER),
+            }),
+            // A floppy image has no boot info table.
+            checked_boot_info_table: false,
         },
         t.path(),
     );

@@ -211,12 +211,10 @@ fn genisoimage_rationalized_rock_ridge() {
         true,
     );
     // -r makes everything readable by all and owned by root.
-    let v: serde_json::Value =
-        serde_json::from_slice(&isoforge_ok(&["ls", "-r", "--json", img.to_str().unwrap()]).stdout)
-            .unwrap();
-    for e in v.as_array().unwrap() {
+    let v = ls_entries(&isoforge_ok(&["ls", "-r", "--json", img.to_str().unwrap()]).stdout);
+    for e in &v {
         if e["type"] == "file" {
-            assert_eq!(e["mode"].as_u64().unwrap() & 0o444, 0o444, "{e}");
+            assert_eq!(json_mode(&e["mode"]) & 0o444, 0o444, "{e}");
             assert_eq!(e["uid"], 0);
         }
     }
@@ -404,9 +402,7 @@ fn file_over_4_gib_is_multi_extent() {
         src.display(),
         img.display()
     )));
-    let v: serde_json::Value =
-        serde_json::from_slice(&isoforge_ok(&["ls", "--json", img.to_str().unwrap()]).stdout)
-            .unwrap();
+    let v = ls_entries(&isoforge_ok(&["ls", "--json", img.to_str().unwrap()]).stdout);
     let e = &v[0];
     assert_eq!(e["size"].as_u64().unwrap(), size);
     assert_eq!(e["extents"].as_array().unwrap().len(), 2, "{e}");
@@ -488,15 +484,8 @@ fn zisofs_files_read_back_to_the_original_bytes() {
             serde_json::from_slice(&isoforge_ok(&["info", "--json", img.to_str().unwrap()]).stdout)
                 .unwrap();
         assert_eq!(info["extensions"]["zisofs"], true, "{}", img.display());
-        let listed: serde_json::Value =
-            serde_json::from_slice(&isoforge_ok(&["ls", "--json", img.to_str().unwrap()]).stdout)
-                .unwrap();
-        let text_entry = listed
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["name"] == "text.txt")
-            .unwrap();
+        let listed = ls_entries(&isoforge_ok(&["ls", "--json", img.to_str().unwrap()]).stdout);
+        let text_entry = listed.iter().find(|e| e["name"] == "text.txt").unwrap();
         assert_eq!(text_entry["zisofs"], true);
         assert_eq!(text_entry["size"].as_u64().unwrap(), text.len() as u64);
         let o = isoforge_ok(&["cat", img.to_str().unwrap(), "/text.txt"]);

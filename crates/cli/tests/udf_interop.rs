@@ -2,7 +2,9 @@
 //! UDF view of `genisoimage -udf` bridges (one with a file over 4 GiB) and
 //! pycdlib UDF 2.60 bridges, listed and extracted, names, sizes, times and
 //! bytes compared; `mkudffs` volumes of several revisions and block sizes
-//! checked against `udfinfo` (nothing here can put files in them); a
+//! checked against `udfinfo`, those of 512-byte blocks also filled by
+//! udfclient and compared with 7-Zip (udfclient reads no volume of 2048-byte
+//! blocks in a file, so those stay empty); a
 //! Windows-install-media-like bridge; a UDF 2.50 volume with a metadata
 //! partition built from the specification; and hostile volumes, which must
 //! end in exit status 2 without writing outside the destination.
@@ -292,7 +294,8 @@ fn pycdlib_udf_260_bridge_agrees_with_7z() {
     )
     .unwrap();
     let ino = |name: &str| {
-        v.as_array()
+        v["entries"]
+            .as_array()
             .unwrap()
             .iter()
             .find(|e| e["name"] == name)
@@ -356,6 +359,19 @@ fn udfinfo(img: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The blocks where `udfinfo` finds anchors (`start=N, blocks=1,
+/// type=ANCHOR`), in order.
+fn udfinfo_anchors(img: &Path) -> Vec<u64> {
+    let o = Command::new("udfinfo").arg(img).output().unwrap();
+    let mut out: Vec<u64> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| l.ends_with("type=ANCHOR"))
+        .filter_map(|l| l.strip_prefix("start=")?.split(',').next()?.parse().ok())
+        .collect();
+    out.sort_unstable();
+    out
+}
+
 /// Cuts an image after its last written block, as a disc image ends.
 fn cut_after_last_block(img: &Path, bs: usize) {
     let d = fs::read(img).unwrap();
@@ -378,6 +394,14 @@ fn check_against_udfinfo(img: &Path, what: &str) {
     assert_eq!(j["volume_set_id"], u["fullvsid"].as_str(), "{what}");
     assert_eq!(j["file_set_id"], u["fsid"].as_str(), "{what}");
     assert_eq!(j["revision"], u["udfrev"].as_str(), "{what}");
+    let mut anchors: Vec<u64> = j["anchors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_u64().unwrap())
+        .collect();
+    anchors.sort_unstable();
+    assert_eq!(anchors, udfinfo_anchors(img), "{what}: anchors");
     let i = &j["integrity"];
     assert_eq!(i["files"].to_string(), u["numfiles"], "{what}");
     assert_eq!(i["directories"].to_string(), u["numdirs"], "{what}");
@@ -413,7 +437,7 @@ fn check_against_udfinfo(img: &Path, what: &str) {
         String::from_utf8_lossy(&o.stdout)
     );
     let o = isoforge_ok(&["ls", "-l", "--json", img_s, "/"]);
-    assert_eq!(o.stdout, b"[]\n", "{what}");
+    assert_eq!(ls_entries(&o.stdout).len(), 0, "{what}");
 }
 
 #[test]
@@ -466,6 +490,126 @@ fn mkudffs_volumes_agree_with_udfinfo() {
             serde_json::from_slice(&isoforge_ok(&["info", "--json", img.to_str().unwrap()]).stdout)
                 .unwrap();
         assert_eq!(v["udf"]["maps"][1]["kind"], "virtual", "{name}: {v}");
+    }
+}
+
+/// Puts `files` (paths relative to `src`, directories first) into the
+/// logical volume of `img` with udfclient, a UDF writer of its own (NetBSD's
+/// UDF code). It reads volumes of 512-byte blocks only when they are in a
+/// regular file.
+fn udfclient_put(img: &Path, src: &Path, dirs: &[&str], files: &[&str]) {
+    // It shows each logical volume as a directory of its root.
+    let text = udfclient(img, false, "ls\nquit\n");
+    let volume = text
+        .lines()
+        .find(|l| l.starts_with("drwx"))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap_or_else(|| panic!("udfclient sees no logical volume: {text}"))
+        .to_string();
+    let mut script = String::new();
+    for d in dirs {
+        let (parent, name) = d.rsplit_once('/').unwrap_or(("", d));
+        script.push_str(&format!("cd /{volume}/{parent}\nmkdir {name}\n"));
+    }
+    for f in files {
+        let (dir, name) = f.rsplit_once('/').unwrap_or(("", f));
+        script.push_str(&format!(
+            "cd /{volume}/{dir}\nlcd {}\nput {name}\n",
+            src.join(dir).display()
+        ));
+    }
+    script.push_str("quit\n");
+    let out = udfclient(img, true, &script);
+    assert!(
+        !out.contains("couldn't") && out.matches("finished").count() == files.len(),
+        "udfclient: {out}"
+    );
+}
+
+/// Runs udfclient on `img` (`-W`: writing) with `script` as its input; its
+/// output.
+fn udfclient(img: &Path, write: bool, script: &str) -> String {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = Command::new("udfclient")
+        .args(write.then_some("-W"))
+        .arg(img)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "udfclient: {out}");
+    out
+}
+
+#[test]
+fn mkudffs_volumes_filled_by_udfclient_agree_with_7z() {
+    if !have_all(&["mkudffs", "udfinfo", "udfclient", "7z"]) {
+        return;
+    }
+    let t = tempdir();
+    let src = t.path().join("src");
+    fs::create_dir_all(src.join("dir/sub")).unwrap();
+    fs::write(src.join("a.txt"), b"hello\n").unwrap();
+    fs::write(src.join("empty"), b"").unwrap();
+    fs::write(src.join("dir/big.bin"), bytes(3, 3_000_001)).unwrap();
+    fs::write(src.join("dir/sub/c.txt"), b"c").unwrap();
+    let files = ["a.txt", "empty", "dir/big.bin", "dir/sub/c.txt"];
+    for rev in ["1.01", "1.50", "2.01"] {
+        let what = format!("mkudffs {rev} + udfclient");
+        let img = t.path().join(format!("filled-{rev}.udf"));
+        run(Command::new("mkudffs")
+            .args(["--media-type=hd", &format!("--udfrev={rev}"), "-b", "512"])
+            .args(["--label=Filled", "--new-file"])
+            .arg(&img)
+            .arg("32768"));
+        udfclient_put(&img, &src, &["dir", "dir/sub"], &files);
+        // Names, kinds, sizes, times and bytes as 7-Zip reads them.
+        let ours = agrees_with_7z(&img, t.path(), &format!("filled-{rev}"));
+        assert_eq!(ours.len(), 6, "{what}: {ours:?}");
+        // The bytes as they were put.
+        let out = t.path().join(format!("out-{rev}"));
+        isoforge_ok(&[
+            "extract",
+            img.to_str().unwrap(),
+            "-C",
+            out.to_str().unwrap(),
+        ]);
+        assert_same(
+            &format!("{what}: extract vs source"),
+            &snapshot(&src),
+            &snapshot(&out),
+            Compare {
+                mode: false,
+                mtime: false,
+                dir_mtime: false,
+                content: true,
+            },
+        );
+        // The descriptors and counts as udfinfo reads them.
+        let v: serde_json::Value =
+            serde_json::from_slice(&isoforge_ok(&["info", "--json", img.to_str().unwrap()]).stdout)
+                .unwrap();
+        let u = udfinfo(&img);
+        assert_eq!(v["udf"]["revision"], u["udfrev"].as_str(), "{what}");
+        assert_eq!(v["udf"]["block_size"], 512, "{what}");
+        let i = &v["udf"]["integrity"];
+        assert_eq!(i["files"].to_string(), u["numfiles"], "{what}");
+        assert_eq!(i["directories"].to_string(), u["numdirs"], "{what}");
+        assert_eq!(u["numfiles"], "4", "{what}");
     }
 }
 
@@ -641,19 +785,21 @@ fn udf_250_metadata_partition_from_the_specification() {
     }
 }
 
-/// Runs isoforge with a deadline; returns its status code and how long it
-/// took.
-fn run_with_deadline(args: &[&str], deadline: Duration) -> (Option<i32>, Duration) {
+/// Runs isoforge with a deadline; returns its status code, its standard
+/// error and how long it took.
+fn run_with_deadline(args: &[&str], deadline: Duration) -> (Option<i32>, String, Duration) {
     let start = Instant::now();
+    let err = tempfile::NamedTempFile::new().unwrap();
     let mut child = Command::new(bin())
         .args(args)
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(err.reopen().unwrap())
         .spawn()
         .unwrap();
     loop {
         if let Some(st) = child.try_wait().unwrap() {
-            return (st.code(), start.elapsed());
+            let text = fs::read_to_string(err.path()).unwrap();
+            return (st.code(), text, start.elapsed());
         }
         if start.elapsed() > deadline {
             let _ = child.kill();
@@ -679,8 +825,15 @@ fn hostile_udf_volumes_exit_2_and_write_nothing_outside() {
             vec!["ls", "-r", "-l", img_s],
             vec!["extract", img_s, "-C", dest.to_str().unwrap()],
         ] {
-            let (code, took) = run_with_deadline(&args, Duration::from_secs(20));
-            assert_eq!(code, Some(2), "{name}: {args:?}");
+            let (code, err, took) = run_with_deadline(&args, Duration::from_secs(20));
+            assert_eq!(code, Some(2), "{name}: {args:?}: {err}");
+            // The error names the UDF structure and its byte offset, or the
+            // limit that stopped the reading.
+            assert!(
+                (err.contains("UDF") || err.contains("directory"))
+                    && (err.contains("at byte ") || err.contains("limit exceeded")),
+                "{name}: {args:?}: {err}"
+            );
             eprintln!("{name}: {} exit 2 after {took:?}", args[0]);
         }
         let after = snapshot(&case);
@@ -749,8 +902,10 @@ fn udf_links_modify_and_views() {
     fs::write(&y, udf::small_tree(o250, b"same")).unwrap();
     let o = isoforge(&["diff", x.to_str().unwrap(), y.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&o.stdout);
     assert!(
-        String::from_utf8_lossy(&o.stdout).contains("revision 2.01"),
+        text.contains(r#"udf.revision: "2.01" -> "2.50""#)
+            && text.contains(r#"udf.partition_maps: "type1" -> "type1 metadata""#),
         "{o:?}"
     );
     isoforge_ok(&["diff", x.to_str().unwrap(), x.to_str().unwrap()]);

@@ -15,21 +15,68 @@ use crate::read::boot::{read_el_torito, ElTorito};
 use crate::read::sysarea::read_system_area;
 use crate::read::{Entry, FileType, Image, VolumeDescriptor};
 use crate::source::ReadAt;
+use crate::IsoTime;
+use isoforge_format::ecma119::volume::{VolumeDescriptorKind, VolumeStructure};
+
+/// A compared value, typed so that a caller can show it as its users
+/// read it (the CLI prints times in RFC 3339 and bytes in hex).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Value {
+    /// Text: identifiers, names, words such as a platform.
+    Text(String),
+    /// A count, size, block address or version.
+    Number(u64),
+    /// A yes/no property.
+    Bool(bool),
+    /// Raw bytes or a digest of them.
+    Bytes(Vec<u8>),
+    /// A code that is read in hex (a partition type, a load segment),
+    /// with its width in hex digits.
+    Code {
+        /// The value.
+        value: u64,
+        /// Digits to show.
+        digits: u8,
+    },
+    /// A recorded time.
+    Time(IsoTime),
+    /// Permission bits, set-id and sticky bits included.
+    Mode(u32),
+    /// A device number (major, minor).
+    Device(u32, u32),
+    /// An entry type.
+    Type(FileType),
+}
+
+fn code(value: impl Into<u64>, digits: u8) -> Option<Value> {
+    Some(Value::Code {
+        value: value.into(),
+        digits,
+    })
+}
+
+fn text(s: impl Into<String>) -> Option<Value> {
+    Some(Value::Text(s.into()))
+}
+
+fn num(n: impl Into<u64>) -> Option<Value> {
+    Some(Value::Number(n.into()))
+}
 
 /// One differing field of a descriptor, boot record or partition table.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldChange {
-    /// Where: `primary.volume_id`, `el_torito.image1.lba`, `mbr.partition1.type`, ...
+    /// Where: `descriptor1.volume_id`, `el_torito.image1.lba`, `mbr.partition1.type`, ...
     pub field: String,
     /// Value in the first image (`None`: absent there).
-    pub a: Option<String>,
+    pub a: Option<Value>,
     /// Value in the second image.
-    pub b: Option<String>,
+    pub b: Option<Value>,
 }
 
 /// How one path differs.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "change", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileChange {
     /// Only in the second image.
     Added {
@@ -37,6 +84,8 @@ pub enum FileChange {
         path: String,
         /// Entry type.
         kind: FileType,
+        /// Size in bytes.
+        size: u64,
     },
     /// Only in the first image.
     Removed {
@@ -44,6 +93,8 @@ pub enum FileChange {
         path: String,
         /// Entry type.
         kind: FileType,
+        /// Size in bytes.
+        size: u64,
     },
     /// Different type (file, directory, link...).
     Type {
@@ -63,9 +114,9 @@ pub enum FileChange {
         /// Size in the second image.
         b_size: u64,
         /// SHA-256 in the first image.
-        a_sha256: String,
+        a_sha256: [u8; 32],
         /// SHA-256 in the second image.
-        b_sha256: String,
+        b_sha256: [u8; 32],
     },
     /// A metadata field differs.
     Metadata {
@@ -73,15 +124,28 @@ pub enum FileChange {
         path: String,
         /// `mode`, `uid`, `gid`, `mtime`, `atime`, `ctime`, `target`, `rdev`.
         field: &'static str,
-        /// Value in the first image.
-        a: String,
+        /// Value in the first image (`None`: not recorded there).
+        a: Option<Value>,
         /// Value in the second image.
-        b: String,
+        b: Option<Value>,
     },
 }
 
+impl FileChange {
+    /// The path concerned.
+    pub fn path(&self) -> &str {
+        match self {
+            FileChange::Added { path, .. }
+            | FileChange::Removed { path, .. }
+            | FileChange::Type { path, .. }
+            | FileChange::Content { path, .. }
+            | FileChange::Metadata { path, .. } => path,
+        }
+    }
+}
+
 /// Everything that differs.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DiffReport {
     /// Volume descriptor fields.
     pub descriptors: Vec<FieldChange>,
@@ -143,6 +207,7 @@ const LAYOUT_FIELDS: &[&str] = &[
     "system_area.sha256",
     "header_crc_ok",
     "entries_crc_ok",
+    "el_torito_catalog",
 ];
 
 /// Whether a field name (`a.b.c`) names a layout field.
@@ -150,23 +215,17 @@ fn is_layout(field: &str) -> bool {
     let last = field.rsplit('.').next().unwrap_or(field);
     LAYOUT_FIELDS.contains(&field)
         || LAYOUT_FIELDS.contains(&last)
-        || field.ends_with(".boot_record")
         || field.ends_with(".root_record")
 }
 
 /// The root record without its extent location (bytes 2-9).
-fn root_record_sans_extent(r: &[u8; 34]) -> String {
+fn root_record_sans_extent(r: &[u8; 34]) -> Vec<u8> {
     let mut c = *r;
     c[2..10].fill(0);
-    hex(&c)
+    c.to_vec()
 }
 
-fn push(
-    out: &mut Vec<FieldChange>,
-    field: impl Into<String>,
-    a: Option<String>,
-    b: Option<String>,
-) {
+fn push(out: &mut Vec<FieldChange>, field: impl Into<String>, a: Option<Value>, b: Option<Value>) {
     if a != b {
         out.push(FieldChange {
             field: field.into(),
@@ -176,62 +235,63 @@ fn push(
     }
 }
 
-fn vd_fields(vd: &VolumeDescriptor) -> Vec<(&'static str, String)> {
-    let t = |x: &Option<isoforge_format::time::IsoTime>| {
-        x.map_or("unset".to_string(), |t| {
-            format!("{}+{}q {}ns", t.unix, t.offset_quarters, t.nanos)
-        })
-    };
+fn vd_fields(vd: &VolumeDescriptor) -> Vec<(&'static str, Option<Value>)> {
+    let t = |x: &Option<IsoTime>| x.map(Value::Time);
     vec![
-        ("kind", format!("{:?}", vd.kind)),
-        ("version", vd.version.to_string()),
-        ("flags", vd.flags.to_string()),
-        ("joliet_level", format!("{:?}", vd.joliet_level)),
-        ("system_id", vd.system_id.clone()),
-        ("volume_id", vd.volume_id.clone()),
-        ("volume_space_size", vd.volume_space_size.to_string()),
-        ("volume_set_size", vd.volume_set_size.to_string()),
-        (
-            "volume_sequence_number",
-            vd.volume_sequence_number.to_string(),
-        ),
-        ("logical_block_size", vd.logical_block_size.to_string()),
-        ("path_table_size", vd.path_table_size.to_string()),
-        ("l_path_table", vd.l_path_table.to_string()),
-        ("m_path_table", vd.m_path_table.to_string()),
-        ("root_record", hex(&vd.root_record)),
-        ("volume_set_id", vd.volume_set_id.clone()),
-        ("publisher_id", vd.publisher_id.clone()),
-        ("preparer_id", vd.preparer_id.clone()),
-        ("application_id", vd.application_id.clone()),
-        ("copyright_file_id", vd.copyright_file_id.clone()),
-        ("abstract_file_id", vd.abstract_file_id.clone()),
-        ("bibliographic_file_id", vd.bibliographic_file_id.clone()),
+        ("kind", text(kind_word(vd.kind))),
+        ("version", num(vd.version)),
+        ("flags", code(vd.flags, 2)),
+        ("joliet_level", vd.joliet_level.and_then(num)),
+        ("system_id", text(&vd.system_id)),
+        ("volume_id", text(&vd.volume_id)),
+        ("volume_space_size", num(vd.volume_space_size)),
+        ("volume_set_size", num(vd.volume_set_size)),
+        ("volume_sequence_number", num(vd.volume_sequence_number)),
+        ("logical_block_size", num(vd.logical_block_size)),
+        ("path_table_size", num(vd.path_table_size)),
+        ("l_path_table", num(vd.l_path_table)),
+        ("m_path_table", num(vd.m_path_table)),
+        ("root_record", Some(Value::Bytes(vd.root_record.to_vec()))),
+        ("volume_set_id", text(&vd.volume_set_id)),
+        ("publisher_id", text(&vd.publisher_id)),
+        ("preparer_id", text(&vd.preparer_id)),
+        ("application_id", text(&vd.application_id)),
+        ("copyright_file_id", text(&vd.copyright_file_id)),
+        ("abstract_file_id", text(&vd.abstract_file_id)),
+        ("bibliographic_file_id", text(&vd.bibliographic_file_id)),
         ("creation", t(&vd.creation)),
         ("modification", t(&vd.modification)),
         ("expiration", t(&vd.expiration)),
         ("effective", t(&vd.effective)),
-        (
-            "file_structure_version",
-            vd.file_structure_version.to_string(),
-        ),
-        ("application_use", sha256_hex(&vd.application_use)),
+        ("file_structure_version", num(vd.file_structure_version)),
+        ("application_use_sha256", sha256(&vd.application_use)),
     ]
 }
 
-fn hex(b: &[u8]) -> String {
-    base16ct::lower::encode_string(b)
+/// The kind of a volume descriptor in one word.
+fn kind_word(k: VolumeDescriptorKind) -> String {
+    match k {
+        VolumeDescriptorKind::BootRecord => "boot-record".into(),
+        VolumeDescriptorKind::Primary => "primary".into(),
+        VolumeDescriptorKind::Supplementary => "supplementary".into(),
+        VolumeDescriptorKind::Enhanced => "enhanced".into(),
+        VolumeDescriptorKind::Partition => "partition".into(),
+        VolumeDescriptorKind::Terminator => "terminator".into(),
+        VolumeDescriptorKind::Unknown(t) => format!("type-{t}"),
+        _ => "other".into(),
+    }
 }
 
-fn sha256_hex(b: &[u8]) -> String {
-    hex(&Sha256::digest(b))
+fn sha256(b: &[u8]) -> Option<Value> {
+    Some(Value::Bytes(Sha256::digest(b).to_vec()))
 }
 
 fn descriptor_diff<S: ReadAt, T: ReadAt>(a: &Image<S>, b: &Image<T>, out: &mut Vec<FieldChange>) {
     let (da, db) = (&a.info().descriptors, &b.info().descriptors);
     for i in 0..da.len().max(db.len()) {
         let (x, y) = (da.get(i), db.get(i));
-        let name = |d: Option<&crate::read::DescriptorEntry>| d.map(|d| format!("{:?}", d.kind));
+        let name =
+            |d: Option<&crate::read::DescriptorEntry>| d.map(|d| Value::Text(kind_word(d.kind)));
         let prefix = format!("descriptor{}", i + 1);
         push(out, format!("{prefix}.type"), name(x), name(y));
         match (
@@ -240,55 +300,89 @@ fn descriptor_diff<S: ReadAt, T: ReadAt>(a: &Image<S>, b: &Image<T>, out: &mut V
         ) {
             (Some(va), Some(vb)) => {
                 for ((f, va), (_, vb)) in vd_fields(va).into_iter().zip(vd_fields(vb)) {
-                    push(out, format!("{prefix}.{f}"), Some(va), Some(vb));
+                    push(out, format!("{prefix}.{f}"), va, vb);
                 }
                 push(
                     out,
                     format!("{prefix}.root_record_fields"),
-                    Some(root_record_sans_extent(&va.root_record)),
-                    Some(root_record_sans_extent(&vb.root_record)),
+                    Some(Value::Bytes(root_record_sans_extent(&va.root_record))),
+                    Some(Value::Bytes(root_record_sans_extent(&vb.root_record))),
                 );
             }
             _ => {
-                let boot = |d: Option<&crate::read::DescriptorEntry>| {
-                    d.and_then(|d| d.boot.as_ref()).map(|b| format!("{b:?}"))
-                };
-                push(out, format!("{prefix}.boot_record"), boot(x), boot(y));
-                let ids = |d: Option<&crate::read::DescriptorEntry>| {
-                    d.and_then(|d| d.boot.as_ref())
-                        .map(|b| format!("{:?} {:?}", b.boot_system_id, b.boot_id))
-                };
-                push(out, format!("{prefix}.boot_system"), ids(x), ids(y));
+                let boot =
+                    |d: Option<&crate::read::DescriptorEntry>| d.and_then(|d| d.boot.clone());
+                let (ba, bb) = (boot(x), boot(y));
+                push(
+                    out,
+                    format!("{prefix}.boot_system_id"),
+                    ba.as_ref().and_then(|b| text(&b.boot_system_id)),
+                    bb.as_ref().and_then(|b| text(&b.boot_system_id)),
+                );
+                push(
+                    out,
+                    format!("{prefix}.boot_id"),
+                    ba.as_ref().and_then(|b| text(&b.boot_id)),
+                    bb.as_ref().and_then(|b| text(&b.boot_id)),
+                );
+                push(
+                    out,
+                    format!("{prefix}.el_torito_catalog"),
+                    ba.and_then(|b| b.el_torito_catalog).and_then(num),
+                    bb.and_then(|b| b.el_torito_catalog).and_then(num),
+                );
             }
         }
     }
-    let udf = |img: &crate::read::ImageInfo| format!("{:?}", img.udf_recognition);
-    push(
-        out,
-        "udf_recognition",
-        Some(udf(a.info())),
-        Some(udf(b.info())),
-    );
-    // The UDF volume's descriptors, as `info` summarises them.
-    let udf_volume = |img: &crate::read::ImageInfo| {
-        img.udf.as_ref().map(|u| {
-            format!(
-                "revision {} block {} volume {:?} logical volume {:?} file set {:?} maps {:?}",
-                u.revision_text(),
-                u.block_size,
-                u.volume_id,
-                u.logical_volume_id,
-                u.file_set_id,
-                u.maps.iter().map(|m| m.kind.as_str()).collect::<Vec<_>>()
-            )
-        })
+    let udf = |img: &crate::read::ImageInfo| {
+        let ids: Vec<&str> = img
+            .udf_recognition
+            .iter()
+            .map(|(_, v)| match v {
+                VolumeStructure::Bea01 => "BEA01",
+                VolumeStructure::Nsr02 => "NSR02",
+                VolumeStructure::Nsr03 => "NSR03",
+                VolumeStructure::Tea01 => "TEA01",
+                VolumeStructure::Boot2 => "BOOT2",
+                VolumeStructure::Cd001 => "CD001",
+            })
+            .collect();
+        text(ids.join(" "))
     };
-    push(out, "udf", udf_volume(a.info()), udf_volume(b.info()));
+    push(out, "udf_recognition", udf(a.info()), udf(b.info()));
+    // The UDF volume's descriptors, as `info` summarises them.
+    let (ua, ub) = (a.info().udf.as_ref(), b.info().udf.as_ref());
+    let udf_field = |f: &dyn Fn(&crate::read::UdfInfo) -> Option<Value>| {
+        (ua.and_then(|u| f(u)), ub.and_then(|u| f(u)))
+    };
+    type UdfField = fn(&crate::read::UdfInfo) -> Option<Value>;
+    let fields: [(&str, UdfField); 6] = [
+        ("udf.revision", |u| text(u.revision_text())),
+        ("udf.block_size", |u| num(u.block_size)),
+        ("udf.volume_id", |u| text(u.volume_id.clone())),
+        ("udf.logical_volume_id", |u| {
+            text(u.logical_volume_id.clone())
+        }),
+        ("udf.file_set_id", |u| text(u.file_set_id.clone())),
+        ("udf.partition_maps", |u| {
+            text(
+                u.maps
+                    .iter()
+                    .map(|m| m.kind.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+        }),
+    ];
+    for (name, f) in fields {
+        let (x, y) = udf_field(&f);
+        push(out, name, x, y);
+    }
     push(
         out,
         "image_size",
-        Some(a.info().image_size.to_string()),
-        Some(b.info().image_size.to_string()),
+        num(a.info().image_size),
+        num(b.info().image_size),
     );
 }
 
@@ -325,7 +419,7 @@ fn boot_image_hash<S: ReadAt>(
     lba: u32,
     len: u64,
     mask: &[(u64, u64)],
-) -> Result<String> {
+) -> Result<Value> {
     let off = crate::read::block_offset(lba, img.info().block_size).unwrap_or(0);
     let len = len
         .min(img.info().image_size.saturating_sub(off))
@@ -341,7 +435,7 @@ fn boot_image_hash<S: ReadAt>(
         h.update(&*chunk);
         pos += n as u64;
     }
-    Ok(hex(&h.finalize()))
+    Ok(Value::Bytes(h.finalize().to_vec()))
 }
 
 /// The size of a boot image: the file holding it when the tree has one,
@@ -367,7 +461,7 @@ fn boot_diff<S: ReadAt, T: ReadAt>(
     out: &mut Vec<FieldChange>,
 ) -> Result<()> {
     let (ea, eb): (Option<ElTorito>, Option<ElTorito>) = (read_el_torito(a)?, read_el_torito(b)?);
-    let present = |e: &Option<ElTorito>| Some(e.is_some().to_string());
+    let present = |e: &Option<ElTorito>| Some(Value::Bool(e.is_some()));
     push(out, "el_torito.present", present(&ea), present(&eb));
     let (Some(ea), Some(eb)) = (ea, eb) else {
         return Ok(());
@@ -375,43 +469,43 @@ fn boot_diff<S: ReadAt, T: ReadAt>(
     push(
         out,
         "el_torito.catalog_lba",
-        Some(ea.catalog_lba.to_string()),
-        Some(eb.catalog_lba.to_string()),
+        num(ea.catalog_lba),
+        num(eb.catalog_lba),
     );
     push(
         out,
         "el_torito.platform",
-        Some(ea.platform.clone()),
-        Some(eb.platform.clone()),
+        text(&ea.platform),
+        text(&eb.platform),
     );
     push(
         out,
         "el_torito.id_string",
-        Some(ea.id_string.clone()),
-        Some(eb.id_string.clone()),
+        text(&ea.id_string),
+        text(&eb.id_string),
     );
     push(
         out,
         "el_torito.images",
-        Some(ea.images.len().to_string()),
-        Some(eb.images.len().to_string()),
+        num(ea.images.len() as u64),
+        num(eb.images.len() as u64),
     );
     for (i, (x, y)) in ea.images.iter().zip(&eb.images).enumerate() {
         let p = format!("el_torito.image{}", i + 1);
         let fields = |m: &crate::read::boot::BootImage| {
             vec![
-                ("platform", m.platform.clone()),
-                ("bootable", m.bootable.to_string()),
-                ("emulation", m.emulation.clone()),
-                ("load_segment", format!("0x{:04x}", m.load_segment)),
-                ("system_type", format!("0x{:02x}", m.system_type)),
-                ("sector_count", m.sector_count.to_string()),
-                ("lba", m.lba.to_string()),
-                ("opts", m.opts.join(" ")),
+                ("platform", text(&m.platform)),
+                ("bootable", Some(Value::Bool(m.bootable))),
+                ("emulation", text(&m.emulation)),
+                ("load_segment", code(m.load_segment, 4)),
+                ("system_type", code(m.system_type, 2)),
+                ("sector_count", num(m.sector_count)),
+                ("lba", num(m.lba)),
+                ("opts", text(m.opts.join(" "))),
             ]
         };
         for ((f, va), (_, vb)) in fields(x).into_iter().zip(fields(y)) {
-            push(out, format!("{p}.{f}"), Some(va), Some(vb));
+            push(out, format!("{p}.{f}"), va, vb);
         }
         let ha = boot_image_hash(a, x.lba, boot_image_len(x, fa), &[])?;
         let hb = boot_image_hash(b, y.lba, boot_image_len(y, fb), &[])?;
@@ -434,79 +528,76 @@ fn system_area_diff<S: ReadAt, T: ReadAt>(
     a.read_at("system area", 0, &mut ba)?;
     let mut bb = vec![0u8; area(b.info().image_size)];
     b.read_at("system area", 0, &mut bb)?;
-    push(
-        out,
-        "system_area.sha256",
-        Some(sha256_hex(&ba)),
-        Some(sha256_hex(&bb)),
-    );
+    push(out, "system_area.sha256", sha256(&ba), sha256(&bb));
     // The MBR boot code, without the boot image address at 432-439.
-    let code = |b: &[u8]| sha256_hex(b.get(..432).unwrap_or(b));
+    let boot_code = |b: &[u8]| sha256(b.get(..432).unwrap_or(b));
     push(
         out,
         "system_area.boot_code_sha256",
-        Some(code(&ba)),
-        Some(code(&bb)),
+        boot_code(&ba),
+        boot_code(&bb),
     );
     let (sa, sb) = (read_system_area(a)?, read_system_area(b)?);
     push(
         out,
         "system_area.summary",
-        Some(sa.summary.join(" ")),
-        Some(sb.summary.join(" ")),
+        text(sa.summary.join(" ")),
+        text(sb.summary.join(" ")),
     );
     push(
         out,
         "system_area.partition_offset",
-        Some(sa.partition_offset.to_string()),
-        Some(sb.partition_offset.to_string()),
+        num(sa.partition_offset),
+        num(sb.partition_offset),
     );
-    let mbr = |s: &crate::read::sysarea::SystemArea| -> BTreeMap<String, String> {
+    let tables = |s: &crate::read::sysarea::SystemArea| -> BTreeMap<String, Value> {
         let mut m = BTreeMap::new();
+        let mut put = |k: String, v: Option<Value>| {
+            if let Some(v) = v {
+                m.insert(k, v);
+            }
+        };
         if let Some(r) = &s.mbr {
-            m.insert(
-                "mbr.disk_signature".into(),
-                format!("0x{:08x}", r.disk_signature),
-            );
+            put("mbr.disk_signature".into(), code(r.disk_signature, 8));
             for p in &r.partitions {
                 let k = format!("mbr.partition{}", p.number);
-                m.insert(format!("{k}.status"), format!("0x{:02x}", p.status));
-                m.insert(format!("{k}.type"), format!("0x{:02x}", p.ptype));
-                m.insert(format!("{k}.start"), p.start.to_string());
-                m.insert(format!("{k}.blocks"), p.blocks.to_string());
+                put(format!("{k}.status"), code(p.status, 2));
+                put(format!("{k}.type"), code(p.ptype, 2));
+                put(format!("{k}.start"), num(p.start));
+                put(format!("{k}.blocks"), num(p.blocks));
             }
         }
         if let Some(g) = &s.gpt {
-            m.insert("gpt.disk_guid".into(), g.disk_guid.clone());
-            m.insert("gpt.header_crc_ok".into(), g.header_crc_ok.to_string());
-            m.insert(
+            put("gpt.disk_guid".into(), text(&g.disk_guid));
+            put(
+                "gpt.header_crc_ok".into(),
+                Some(Value::Bool(g.header_crc_ok)),
+            );
+            put(
                 "gpt.entries_crc_ok".into(),
-                format!("{:?}", g.entries_crc_ok),
+                g.entries_crc_ok.map(Value::Bool),
             );
             for p in &g.partitions {
                 let k = format!("gpt.partition{}", p.number);
-                m.insert(format!("{k}.type_guid"), p.type_guid.clone());
-                m.insert(format!("{k}.unique_guid"), p.unique_guid.clone());
-                m.insert(format!("{k}.first_lba"), p.first_lba.to_string());
-                m.insert(format!("{k}.last_lba"), p.last_lba.to_string());
-                m.insert(
-                    format!("{k}.attributes"),
-                    format!("0x{:016x}", p.attributes),
-                );
-                m.insert(format!("{k}.name"), p.name.clone());
+                put(format!("{k}.type_guid"), text(&p.type_guid));
+                put(format!("{k}.unique_guid"), text(&p.unique_guid));
+                put(format!("{k}.first_lba"), num(p.first_lba));
+                put(format!("{k}.last_lba"), num(p.last_lba));
+                put(format!("{k}.attributes"), code(p.attributes, 16));
+                put(format!("{k}.name"), text(&p.name));
             }
         }
         if let Some(ap) = &s.apm {
             for p in &ap.partitions {
                 let k = format!("apm.partition{}", p.number);
-                m.insert(format!("{k}.name"), p.name.clone());
-                m.insert(format!("{k}.type"), p.ptype.clone());
-                m.insert(format!("{k}.start"), p.start.to_string());
+                put(format!("{k}.name"), text(&p.name));
+                put(format!("{k}.type"), text(&p.ptype));
+                put(format!("{k}.start"), num(p.start));
             }
         }
         m
     };
-    let (ma, mb) = (mbr(&sa), mbr(&sb));
+    let (ma, mb) = (tables(&sa), tables(&sb));
     let keys: std::collections::BTreeSet<&String> = ma.keys().chain(mb.keys()).collect();
     for k in keys {
         push(out, k.clone(), ma.get(k).cloned(), mb.get(k).cloned());
@@ -524,12 +615,16 @@ fn tree<S: ReadAt>(img: &Image<S>, view: View) -> Result<BTreeMap<String, Entry>
 }
 
 /// SHA-256 of a file's contents, streamed.
-pub fn file_sha256<S: ReadAt>(img: &Image<S>, e: &Entry) -> Result<String> {
+pub fn file_sha256<S: ReadAt>(img: &Image<S>, e: &Entry) -> Result<[u8; 32]> {
     file_sha256_masked(img, e, &[])
 }
 
 /// SHA-256 of a file's contents with the `mask` ranges taken as zeros.
-fn file_sha256_masked<S: ReadAt>(img: &Image<S>, e: &Entry, mask: &[(u64, u64)]) -> Result<String> {
+fn file_sha256_masked<S: ReadAt>(
+    img: &Image<S>,
+    e: &Entry,
+    mask: &[(u64, u64)],
+) -> Result<[u8; 32]> {
     struct HashWriter<'m> {
         h: Sha256,
         pos: u64,
@@ -557,7 +652,7 @@ fn file_sha256_masked<S: ReadAt>(img: &Image<S>, e: &Entry, mask: &[(u64, u64)])
         mask,
     };
     img.open_file(e)?.copy_to(&mut w)?;
-    Ok(hex(&w.h.finalize()))
+    Ok(w.h.finalize().into())
 }
 
 /// Byte ranges taken as zeros.
@@ -588,37 +683,39 @@ fn boot_files<S: ReadAt>(
     Ok((at(et.catalog_lba), masks))
 }
 
-fn time_str(t: Option<isoforge_format::time::IsoTime>) -> String {
-    t.map_or("unset".into(), |t| {
-        if t.nanos == 0 {
-            t.unix.to_string()
-        } else {
-            format!("{}.{:09}", t.unix, t.nanos)
-        }
-    })
+/// Whether a field differs, and its values in both images.
+type Compared = (bool, Option<Value>, Option<Value>);
+
+/// Times compare by the instant; the recorded offset is how it is shown.
+fn instant(t: Option<IsoTime>) -> Option<(i64, u32)> {
+    t.map(|t| (t.unix, t.nanos))
 }
 
 fn metadata_diff(path: &str, x: &Entry, y: &Entry, out: &mut Vec<FileChange>) {
-    let fields: [(&'static str, String, String); 8] = [
+    let times = |f: fn(&Entry) -> Option<IsoTime>| {
         (
-            "mode",
-            format!("{:o}", x.mode & 0o7777),
-            format!("{:o}", y.mode & 0o7777),
-        ),
-        ("uid", x.uid.to_string(), y.uid.to_string()),
-        ("gid", x.gid.to_string(), y.gid.to_string()),
-        ("mtime", time_str(x.mtime), time_str(y.mtime)),
-        ("atime", time_str(x.atime), time_str(y.atime)),
-        ("ctime", time_str(x.ctime), time_str(y.ctime)),
-        (
-            "target",
-            format!("{:?}", x.target),
-            format!("{:?}", y.target),
-        ),
-        ("rdev", format!("{:?}", x.rdev), format!("{:?}", y.rdev)),
+            instant(f(x)) != instant(f(y)),
+            f(x).map(Value::Time),
+            f(y).map(Value::Time),
+        )
+    };
+    let same = |a: &Option<Value>, b: &Option<Value>| (a != b, a.clone(), b.clone());
+    let mode = |e: &Entry| Some(Value::Mode(e.mode & 0o7777));
+    let id = |n: u32| Some(Value::Number(u64::from(n)));
+    let target = |e: &Entry| e.target.clone().map(Value::Text);
+    let rdev = |e: &Entry| e.rdev.map(|(a, b)| Value::Device(a, b));
+    let fields: [(&'static str, Compared); 8] = [
+        ("mode", same(&mode(x), &mode(y))),
+        ("uid", same(&id(x.uid), &id(y.uid))),
+        ("gid", same(&id(x.gid), &id(y.gid))),
+        ("mtime", times(|e| e.mtime)),
+        ("atime", times(|e| e.atime)),
+        ("ctime", times(|e| e.ctime)),
+        ("target", same(&target(x), &target(y))),
+        ("rdev", same(&rdev(x), &rdev(y))),
     ];
-    for (field, a, b) in fields {
-        if a != b {
+    for (field, (differs, a, b)) in fields {
+        if differs {
             out.push(FileChange::Metadata {
                 path: path.to_string(),
                 field,
@@ -648,6 +745,7 @@ pub fn diff<S: ReadAt, T: ReadAt>(
             None => r.files.push(FileChange::Removed {
                 path: p.clone(),
                 kind: x.file_type,
+                size: x.size,
             }),
             Some(y) if x.file_type != y.file_type => r.files.push(FileChange::Type {
                 path: p.clone(),
@@ -668,6 +766,7 @@ pub fn diff<S: ReadAt, T: ReadAt>(
             r.files.push(FileChange::Added {
                 path: p.clone(),
                 kind: y.file_type,
+                size: y.size,
             });
         }
     }
@@ -703,7 +802,7 @@ pub fn diff<S: ReadAt, T: ReadAt>(
             r.files.push(c);
         }
     }
-    r.files.sort_by(|x, y| change_path(x).cmp(change_path(y)));
+    r.files.sort_by(|x, y| x.path().cmp(y.path()));
     if opts.ignore_layout {
         for list in [&mut r.descriptors, &mut r.boot, &mut r.system_area] {
             list.retain(|c| !is_layout(&c.field) && !c.field.ends_with(".content_sha256"));
@@ -712,21 +811,10 @@ pub fn diff<S: ReadAt, T: ReadAt>(
         for list in [&mut r.descriptors, &mut r.boot, &mut r.system_area] {
             list.retain(|c| {
                 !c.field.ends_with(".root_record_fields")
-                    && !c.field.ends_with(".boot_system")
                     && !c.field.ends_with(".unpatched_sha256")
                     && c.field != "system_area.boot_code_sha256"
             });
         }
     }
     Ok(r)
-}
-
-fn change_path(c: &FileChange) -> &str {
-    match c {
-        FileChange::Added { path, .. }
-        | FileChange::Removed { path, .. }
-        | FileChange::Type { path, .. }
-        | FileChange::Content { path, .. }
-        | FileChange::Metadata { path, .. } => path,
-    }
 }

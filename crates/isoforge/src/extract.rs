@@ -11,39 +11,65 @@
 //! everything beneath their directory is written, so no later entry can be
 //! written through one. Regular files are written under a temporary name and
 //! renamed into place without replacing anything (`RENAME_NOREPLACE`) unless
-//! overwriting was asked for. A Rock Ridge hard link is made only to a file
-//! this extraction wrote; when it cannot be, the data is written again.
+//! replacing was asked for ([`Existing`]); by default every entry is checked
+//! against the destination before a byte is written. A Rock Ridge hard link
+//! is made only to a file this extraction wrote; when it cannot be, the data
+//! is written again. On an error (or a cancellation) the temporary files
+//! are removed, and a destination directory the extraction created is
+//! removed with everything in it.
 //! Device nodes, FIFOs and sockets are reported and skipped unless asked for.
 //! Set-user-ID, set-group-ID and sticky bits are dropped unless permissions
 //! are preserved by root. The total number of bytes written is capped, so
 //! images whose files share one extent many times cannot fill the disk.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 use rustix::fs::{
     self as rfs, AtFlags, Mode, OFlags, RenameFlags, ResolveFlags, Timespec, Timestamps,
 };
 
-use crate::error::{Error, Result};
+use crate::cancel::Temporary;
+use crate::error::{is_out_of_room, Error, Result};
 use crate::fsutil::{copy_exact, copy_range_sparse, has_holes};
 use crate::options::View;
 use crate::read::{Dirs, Entry, FileType, Image};
 use crate::source::ReadAt;
 use isoforge_format::time::IsoTime;
 
+/// What to do with an entry whose name is already taken in the destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Existing {
+    /// Refuse: before anything is written, every entry is looked up in the
+    /// destination, and one that exists fails the extraction with
+    /// [`Error::Exists`] (existing directories are merged into).
+    #[default]
+    Refuse,
+    /// Replace it: the new file is written under a temporary name and
+    /// renamed over the old one, so the name always holds one or the other
+    /// whole, and nothing is written through the old inode. A directory is
+    /// never replaced.
+    Replace,
+    /// Replace it as [`Existing::Replace`] does when the image's modification
+    /// time is later than its own; keep it otherwise.
+    ReplaceOlder,
+    /// Keep it, and extract everything else.
+    Keep,
+}
+
 /// How to extract.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct ExtractOptions {
-    /// Replace existing files (by unlink and create, never through the old inode).
-    pub overwrite: bool,
+    /// What to do with entries that already exist in the destination.
+    pub existing: Existing,
     /// Keep the image's permission bits as they are (no umask); with root,
     /// also set-user-ID, set-group-ID and sticky bits.
     pub preserve_permissions: bool,
@@ -57,7 +83,13 @@ pub struct ExtractOptions {
     pub strict: bool,
     /// Most bytes written in all; `None`: four times the image size plus 1 GiB.
     pub max_bytes: Option<u64>,
+    /// Stops the extraction (with [`Error::Cancelled`]) when cancelled.
+    pub cancel: crate::Cancel,
 }
+
+/// The `what` of the [`Error::LimitExceeded`] returned when an extraction
+/// reaches [`ExtractOptions::max_bytes`].
+pub const BYTE_BUDGET: &str = "bytes extracted";
 
 /// What an extraction did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -74,6 +106,8 @@ pub struct ExtractReport {
     pub special: u64,
     /// Bytes of file data written.
     pub bytes: u64,
+    /// Entries that existed in the destination and were kept.
+    pub skipped: u64,
     /// Entries skipped, and why.
     pub warnings: Vec<String>,
 }
@@ -194,7 +228,6 @@ struct Walker {
     done: Vec<Pending>,
     /// Files to write, per destination directory.
     batch: Vec<(String, Vec<Item>)>,
-    batch_files: usize,
     /// Files, links and directories waiting for the next flush.
     queued: usize,
 }
@@ -217,7 +250,9 @@ impl Walker {
         }
         match entry.file_type {
             FileType::Dir => {
-                ensure_dir(ctx, &rel, &entry.name)?;
+                if !ensure_dir(ctx, &rel, &entry.name)? {
+                    return Ok(());
+                }
                 report.dirs += 1;
                 walk.enter(&entry)?;
                 frame.subdirs.push((entry, rel));
@@ -250,17 +285,9 @@ impl Walker {
         rel: String,
         report: &mut ExtractReport,
     ) -> Result<Frame> {
+        ctx.opts.cancel.check()?;
         let mut children = walk.list(&dir)?;
-        // Sorted by name, so a name given twice is given by neighbours.
-        let mut twice = Vec::new();
-        children.dedup_by(|later, kept| {
-            let same = later.name == kept.name;
-            if same {
-                twice.push(std::mem::take(&mut later.path));
-            }
-            same
-        });
-        for path in twice {
+        for path in dedup_names(&mut children) {
             ctx.warn(format!(
                 "{path}: the image has this name twice in one directory; the first one was kept"
             ))?;
@@ -297,7 +324,6 @@ impl Walker {
         report: &mut ExtractReport,
     ) -> Result<()> {
         if !files.is_empty() {
-            self.batch_files += files.len();
             self.queued += files.len();
             self.batch.push((dir, files));
         }
@@ -331,19 +357,20 @@ impl Walker {
     /// Writes the queued files, then makes the queued hard links, then
     /// finishes the directories walked to the end, children first.
     fn flush<S: ReadAt>(&mut self, ctx: &Ctx<'_, S>, report: &mut ExtractReport) -> Result<()> {
-        self.batch
+        report.files += self
+            .batch
             .par_iter()
-            .try_for_each(|(dir, files)| -> Result<()> {
-                let fd = ctx.open_dir(dir)?;
+            .map(|(dir, files)| -> Result<u64> {
+                let fd = Arc::new(ctx.open_dir(dir)?);
                 let mut buf = Vec::new();
+                let mut written = 0;
                 for it in files {
-                    ctx.write_file(&fd, it, &mut buf)?;
+                    written += u64::from(ctx.write_file(&fd, it, &mut buf)?);
                 }
-                Ok(())
-            })?;
-        report.files += self.batch_files as u64;
+                Ok(written)
+            })
+            .try_reduce(|| 0, |a, b| Ok(a + b))?;
         self.batch.clear();
-        self.batch_files = 0;
         // The first names' directories are opened as paths only: a link
         // needs no read permission on them, which their modes may forbid.
         let mut dirs = (DirCache::new(OFlags::PATH), DirCache::new(OFlags::RDONLY));
@@ -361,7 +388,7 @@ impl Walker {
 /// The last directory opened, for runs of entries in one directory.
 struct DirCache {
     access: OFlags,
-    last: Option<(String, OwnedFd)>,
+    last: Option<(String, Arc<OwnedFd>)>,
 }
 
 impl DirCache {
@@ -369,14 +396,18 @@ impl DirCache {
         DirCache { access, last: None }
     }
 
-    fn open<S: ReadAt>(&mut self, ctx: &Ctx<'_, S>, rel: &str) -> Result<&OwnedFd> {
+    fn open<S: ReadAt>(&mut self, ctx: &Ctx<'_, S>, rel: &str) -> Result<&Arc<OwnedFd>> {
         self.open_raw(ctx, rel).map_err(|e| dir_err(rel, e))
     }
 
-    fn open_raw<S: ReadAt>(&mut self, ctx: &Ctx<'_, S>, rel: &str) -> rustix::io::Result<&OwnedFd> {
+    fn open_raw<S: ReadAt>(
+        &mut self,
+        ctx: &Ctx<'_, S>,
+        rel: &str,
+    ) -> rustix::io::Result<&Arc<OwnedFd>> {
         let fd = match self.last.take() {
             Some((r, fd)) if r == rel => fd,
-            _ => ctx.open_dir_raw(rel, self.access)?,
+            _ => Arc::new(ctx.open_dir_raw(rel, self.access)?),
         };
         Ok(&self.last.insert((rel.to_string(), fd)).1)
     }
@@ -394,37 +425,44 @@ fn make_link<S: ReadAt>(
     report: &mut ExtractReport,
 ) -> Result<()> {
     use rustix::io::Errno;
+    ctx.opts.cancel.check()?;
     let (a_dir, a_name) = firsts.get(first);
+    // A first name kept from the destination is not this extraction's file:
+    // no link to it.
+    let first_kept = ctx.kept_links.lock().is_ok_and(|k| {
+        !k.is_empty()
+            && k.contains(&if a_dir.is_empty() {
+                a_name.to_string()
+            } else {
+                format!("{a_dir}/{a_name}")
+            })
+    });
     let da = match cache_a.open_raw(ctx, a_dir) {
-        Ok(fd) => Some(fd),
-        Err(Errno::ACCESS) => None,
+        Ok(fd) if !first_kept => Some(fd),
+        Ok(_) | Err(Errno::ACCESS) => None,
         Err(e) => return Err(dir_err(a_dir, e)),
     };
     let db = cache_b.open(ctx, parent_of(&b.rel))?;
-    let name = b.entry.name.as_str();
     let linked = match da {
-        None => Err(Errno::ACCESS),
-        Some(da) => match rfs::linkat(da, a_name, db, name, AtFlags::empty()) {
-            Err(Errno::EXIST) if ctx.opts.overwrite => {
-                rfs::unlinkat(db, name, AtFlags::empty())
-                    .map_err(|e| io_err("cannot replace", &b.rel, e))?;
-                rfs::linkat(da, a_name, db, name, AtFlags::empty())
-            }
-            r => r,
-        },
+        None => Ok(Err(Errno::ACCESS)),
+        Some(da) => ctx.make_at(db, b, &mut |name| {
+            rfs::linkat(&**da, a_name, &**db, name, AtFlags::empty())
+        }),
     };
-    match linked {
-        Ok(()) => report.hardlinks += 1,
-        Err(Errno::EXIST) => {
-            return Err(Error::InvalidInput(format!(
-                "{} already exists in the destination; use --overwrite to replace it",
-                b.rel
-            )))
-        }
+    match linked? {
+        Ok(true) => report.hardlinks += 1,
+        Ok(false) => {}
         Err(why @ (Errno::ACCESS | Errno::MLINK)) => {
-            ctx.write_file(db, b, &mut Vec::new())?;
+            if !ctx.write_file(db, b, &mut Vec::new())? {
+                return Ok(());
+            }
             report.files += 1;
             // Nothing is lost, so this is a note even under --strict.
+            let why = if first_kept {
+                "that name was kept as it was in the destination".to_string()
+            } else {
+                why.to_string()
+            };
             ctx.note(format!(
                 "{}: written as a copy, not a hard link to {}/{a_name} ({why})",
                 b.entry.path,
@@ -443,6 +481,7 @@ fn finish_dir<S: ReadAt>(
     mut d: Pending,
     report: &mut ExtractReport,
 ) -> Result<()> {
+    ctx.opts.cancel.check()?;
     let mut dirs = DirCache::new(OFlags::RDONLY);
     // Special files first, then symbolic links.
     d.deferred
@@ -472,7 +511,7 @@ fn make_deferred<S: ReadAt>(
     let skip = if e.file_type != FileType::Symlink {
         (!ctx.opts.special_files).then(|| {
             format!(
-                "{}: {:?} node not created (use --special-files)",
+                "{}: {:?} node not created (special files are skipped)",
                 e.path, e.file_type
             )
         })
@@ -483,7 +522,7 @@ fn make_deferred<S: ReadAt>(
         ))
     } else if ctx.opts.safe_links && escapes(parent_of(&it.rel), target) {
         Some(format!(
-            "{}: link target {target:?} leads outside the destination; skipped (--safe-links)",
+            "{}: link target {target:?} leads outside the destination; skipped",
             e.path
         ))
     } else {
@@ -494,8 +533,9 @@ fn make_deferred<S: ReadAt>(
     }
     let fd = dirs.open(ctx, parent_of(&it.rel))?;
     if e.file_type == FileType::Symlink {
-        make_symlink(ctx, fd, it, target)?;
-        report.symlinks += 1;
+        if make_symlink(ctx, fd, it, target)? {
+            report.symlinks += 1;
+        }
         return Ok(());
     }
     let (ft, dev) = match e.file_type {
@@ -505,36 +545,29 @@ fn make_deferred<S: ReadAt>(
         _ => (rfs::FileType::Socket, (0, 0)),
     };
     let devno = rfs::makedev(dev.0, dev.1);
-    match rfs::mknodat(
-        fd,
-        e.name.as_str(),
-        ft,
-        Mode::from_raw_mode(ctx.mode_for(e) & 0o777),
-        devno,
-    ) {
-        Ok(()) => report.special += 1,
+    let mode = Mode::from_raw_mode(ctx.mode_for(e) & 0o777);
+    match ctx.make_at(fd, it, &mut |name| {
+        rfs::mknodat(&**fd, name, ft, mode, devno)
+    })? {
+        Ok(true) => report.special += 1,
+        Ok(false) => {}
         Err(er) => ctx.warn(format!("{}: cannot create node: {er}", e.path))?,
     }
     Ok(())
 }
 
 /// Recreates a symbolic link verbatim, without following it or any other.
-fn make_symlink<S: ReadAt>(ctx: &Ctx<'_, S>, fd: &OwnedFd, it: &Item, target: &str) -> Result<()> {
+/// Returns whether it was made (an existing entry may be kept).
+fn make_symlink<S: ReadAt>(
+    ctx: &Ctx<'_, S>,
+    fd: &Arc<OwnedFd>,
+    it: &Item,
+    target: &str,
+) -> Result<bool> {
     let e = &it.entry;
-    match rfs::symlinkat(target, fd, e.name.as_str()) {
-        Ok(()) => {}
-        Err(rustix::io::Errno::EXIST) if ctx.opts.overwrite => {
-            rfs::unlinkat(fd, e.name.as_str(), AtFlags::empty())
-                .map_err(|er| io_err("cannot replace", &it.rel, er))?;
-            rfs::symlinkat(target, fd, e.name.as_str())
-                .map_err(|er| io_err("cannot create link", &it.rel, er))?;
-        }
-        Err(rustix::io::Errno::EXIST) => {
-            return Err(Error::InvalidInput(format!(
-                "{} already exists in the destination; use --overwrite to replace it",
-                it.rel
-            )))
-        }
+    match ctx.make_at(fd, it, &mut |name| rfs::symlinkat(target, &**fd, name))? {
+        Ok(true) => {}
+        Ok(false) => return Ok(false),
         Err(er) => return Err(io_err("cannot create link", &it.rel, er)),
     }
     if ctx.chown {
@@ -547,7 +580,7 @@ fn make_symlink<S: ReadAt>(ctx: &Ctx<'_, S>, fd: &OwnedFd, it: &Item, target: &s
         );
     }
     let _ = rfs::utimensat(fd, e.name.as_str(), &times(e), AtFlags::SYMLINK_NOFOLLOW);
-    Ok(())
+    Ok(true)
 }
 
 fn valid_component(name: &str) -> std::result::Result<(), &'static str> {
@@ -604,6 +637,13 @@ fn dir_err(rel: &str, e: rustix::io::Errno) -> Error {
 struct Ctx<'a, S: ReadAt> {
     img: &'a Image<S>,
     dest: OwnedFd,
+    /// The destination as the caller named it, for messages.
+    dest_path: &'a Path,
+    /// Entries kept because they existed.
+    skipped: AtomicU64,
+    /// Kept files that are first names of hard-link groups (relative
+    /// paths): later names are not linked to them.
+    kept_links: Mutex<HashSet<String>>,
     opts: &'a ExtractOptions,
     umask: u32,
     chown: bool,
@@ -693,7 +733,7 @@ impl<S: ReadAt> Ctx<'_, S> {
         let before = self.written.fetch_add(n, Ordering::Relaxed);
         if before.saturating_add(n) > self.budget {
             return Err(Error::LimitExceeded {
-                what: "bytes extracted (raise it with --max-bytes)",
+                what: BYTE_BUDGET,
                 value: before.saturating_add(n),
                 limit: self.budget,
             });
@@ -701,16 +741,121 @@ impl<S: ReadAt> Ctx<'_, S> {
         Ok(())
     }
 
-    /// Writes one regular file through a temporary name.
-    fn write_file(&self, dir: &OwnedFd, item: &Item, buf: &mut Vec<u8>) -> Result<()> {
-        let e = &item.entry;
-        self.reserve(e.size)?;
-        let name = e.name.as_str();
-        let tmp = format!(
+    /// A fresh temporary name for an entry being made.
+    fn tmp_name(&self) -> String {
+        format!(
             ".isoforge-{}-{}",
             self.pid,
             self.tmp_seq.fetch_add(1, Ordering::Relaxed)
-        );
+        )
+    }
+
+    /// Whether an existing entry at `name` in `dir` is kept (`Ok(true)`:
+    /// the new one is not made) under the options, for policies that decide
+    /// before writing; replacing a directory is an error.
+    fn keep_existing(&self, dir: &OwnedFd, item: &Item) -> Result<bool> {
+        if !matches!(self.opts.existing, Existing::Keep | Existing::ReplaceOlder) {
+            return Ok(false);
+        }
+        let st = match rfs::statat(dir, item.entry.name.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(rustix::io::Errno::NOENT) => return Ok(false),
+            Err(er) => return Err(io_err("cannot inspect", &item.rel, er)),
+        };
+        self.decide(&st, item)
+    }
+
+    /// What the options say of an existing entry `st` where `item` goes:
+    /// `Ok(true)` keep it, `Ok(false)` replace it.
+    fn decide(&self, st: &rfs::Stat, item: &Item) -> Result<bool> {
+        let is_dir = rfs::FileType::from_raw_mode(st.st_mode) == rfs::FileType::Directory;
+        match self.opts.existing {
+            Existing::Refuse => Err(Error::Exists {
+                path: item.rel.clone(),
+                more: 0,
+            }),
+            Existing::Keep => Ok(true),
+            _ if is_dir => Err(Error::InvalidInput(format!(
+                "{} is a directory in the destination; it is not replaced",
+                item.rel
+            ))),
+            Existing::Replace => Ok(false),
+            Existing::ReplaceOlder => {
+                let theirs = (st.st_mtime, st.st_mtime_nsec);
+                let newer = |t: IsoTime| (t.unix, t.nanos.into()) > theirs;
+                Ok(!item.entry.mtime.is_some_and(newer))
+            }
+        }
+    }
+
+    /// Counts `item` as kept; a kept first name of a hard-link group is
+    /// remembered.
+    fn kept(&self, item: &Item) {
+        self.skipped.fetch_add(1, Ordering::Relaxed);
+        if link_key(&item.entry).is_some() {
+            if let Ok(mut k) = self.kept_links.lock() {
+                k.insert(item.rel.clone());
+            }
+        }
+    }
+
+    /// Makes `item` (a link or a node) in `dir` with `make(name)`: at its
+    /// name when that is free; when it is taken, as the options say: an
+    /// error, kept (`Ok(Ok(false))`), or made under a temporary name renamed
+    /// over it. Errors of `make` come back as they are.
+    fn make_at(
+        &self,
+        dir: &Arc<OwnedFd>,
+        item: &Item,
+        make: &mut dyn FnMut(&str) -> rustix::io::Result<()>,
+    ) -> Result<rustix::io::Result<bool>> {
+        use rustix::io::Errno;
+        let name = item.entry.name.as_str();
+        match make(name) {
+            Err(Errno::EXIST) => {}
+            other => return Ok(other.map(|()| true)),
+        }
+        let st = match rfs::statat(&**dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(er) => return Err(io_err("cannot inspect", &item.rel, er)),
+        };
+        if self.decide(&st, item)? {
+            self.kept(item);
+            return Ok(Ok(false));
+        }
+        let tmp = self.tmp_name();
+        let made = self.opts.cancel.register(|| {
+            make(&tmp).map_err(io::Error::from)?;
+            Ok(((), Temporary::FileAt(dir.clone(), tmp.clone())))
+        });
+        let reg = match made {
+            Ok(((), reg)) => reg,
+            Err(Error::Io { source, .. }) => {
+                return Ok(Err(Errno::from_io_error(&source).unwrap_or(Errno::IO)))
+            }
+            Err(e) => return Err(e),
+        };
+        let renamed = rfs::renameat(&**dir, tmp.as_str(), &**dir, name);
+        if renamed.is_err() {
+            let _ = rfs::unlinkat(&**dir, tmp.as_str(), AtFlags::empty());
+        }
+        self.opts.cancel.forget(reg);
+        renamed.map_err(|er| io_err("cannot replace", &item.rel, er))?;
+        Ok(Ok(true))
+    }
+
+    /// Writes one regular file through a temporary name; `Ok(false)` when
+    /// an existing one is kept instead.
+    fn write_file(&self, dir: &Arc<OwnedFd>, item: &Item, buf: &mut Vec<u8>) -> Result<bool> {
+        self.opts.cancel.check()?;
+        if self.keep_existing(dir, item)? {
+            self.kept(item);
+            return Ok(false);
+        }
+        let e = &item.entry;
+        self.reserve(e.size)?;
+        let name = e.name.as_str();
+        let tmp = self.tmp_name();
         let flags =
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         // Without --preserve-permissions the mode is the image's less the
@@ -718,10 +863,30 @@ impl<S: ReadAt> Ctx<'_, S> {
         let mode = self.mode_for(e);
         let exact = self.opts.preserve_permissions || mode & 0o7000 != 0;
         let create_mode = if exact { 0o600 } else { e.mode & 0o777 };
-        let fd = rfs::openat(dir, tmp.as_str(), flags, Mode::from_raw_mode(create_mode))
-            .map_err(|er| io_err("cannot create", &item.rel, er))?;
+        let (fd, reg) = self
+            .opts
+            .cancel
+            .register(|| {
+                let fd = rfs::openat(
+                    &**dir,
+                    tmp.as_str(),
+                    flags,
+                    Mode::from_raw_mode(create_mode),
+                )?;
+                Ok((fd, Temporary::FileAt(dir.clone(), tmp.clone())))
+            })
+            .map_err(|er| match er {
+                Error::Io { source, .. } => Error::Io {
+                    source: io::Error::new(
+                        source.kind(),
+                        format!("cannot create {}: {source}", item.rel),
+                    ),
+                    offset: None,
+                },
+                other => other,
+            })?;
         let mut fd = File::from(fd);
-        let result = (|| -> Result<()> {
+        let result = (|| -> Result<bool> {
             self.copy_data(e, &mut fd, buf)?;
             if exact {
                 rfs::fchmod(&fd, Mode::from_raw_mode(mode))
@@ -730,26 +895,41 @@ impl<S: ReadAt> Ctx<'_, S> {
             self.set_owner(&fd, e)?;
             rfs::futimens(&fd, &times(e))
                 .map_err(|er| io_err("cannot set times of", &item.rel, er))?;
-            let rflags = if self.opts.overwrite {
-                RenameFlags::empty()
-            } else {
-                RenameFlags::NOREPLACE
+            let rflags = match self.opts.existing {
+                Existing::Replace | Existing::ReplaceOlder => RenameFlags::empty(),
+                Existing::Refuse | Existing::Keep => RenameFlags::NOREPLACE,
             };
-            rfs::renameat_with(dir, tmp.as_str(), dir, name, rflags).map_err(|er| {
-                if er == rustix::io::Errno::EXIST {
-                    Error::InvalidInput(format!(
-                        "{} already exists in the destination; use --overwrite to replace it",
-                        item.rel
-                    ))
-                } else {
-                    io_err("cannot rename into place", &item.rel, er)
+            self.opts.cancel.check()?;
+            match rfs::renameat_with(&**dir, tmp.as_str(), &**dir, name, rflags) {
+                Ok(()) => Ok(true),
+                // Made meanwhile by someone else.
+                Err(rustix::io::Errno::EXIST) if self.opts.existing == Existing::Keep => {
+                    self.kept(item);
+                    let _ = rfs::unlinkat(&**dir, tmp.as_str(), AtFlags::empty());
+                    Ok(false)
                 }
-            })
+                Err(rustix::io::Errno::EXIST) => Err(Error::Exists {
+                    path: item.rel.clone(),
+                    more: 0,
+                }),
+                Err(rustix::io::Errno::ISDIR) => Err(Error::InvalidInput(format!(
+                    "{} is a directory in the destination; it is not replaced",
+                    item.rel
+                ))),
+                Err(er) => Err(io_err("cannot rename into place", &item.rel, er)),
+            }
         })();
         if result.is_err() {
-            let _ = rfs::unlinkat(dir, tmp.as_str(), AtFlags::empty());
+            let _ = rfs::unlinkat(&**dir, tmp.as_str(), AtFlags::empty());
         }
-        result
+        self.opts.cancel.forget(reg);
+        result.map_err(|e| match e {
+            Error::Io { source, .. } if is_out_of_room(&source) => Error::NoSpace {
+                path: Some(self.dest_path.join(&item.rel)),
+                error: source,
+            },
+            other => other,
+        })
     }
 
     /// Copies a file's data: holes in the image stay holes, and data moves in
@@ -810,18 +990,25 @@ impl<S: ReadAt> Ctx<'_, S> {
             (Some(src), Some(ranges)) => {
                 let mut out_pos = 0u64;
                 let mut hole_at_end = false;
+                let cancel = &self.opts.cancel;
                 for r in ranges {
                     // A run of zeros (UDF) is left a hole in the output.
                     hole_at_end = r.offset.is_none();
                     if let Some(off) = r.offset {
                         if self.sparse_image {
-                            copy_range_sparse(src, off, r.len, out, out_pos)
+                            copy_range_sparse(src, off, r.len, out, out_pos, cancel)
                         } else {
-                            copy_exact(src, off, out, out_pos, r.len)
+                            copy_exact(src, off, out, out_pos, r.len, cancel)
                         }
-                        .map_err(|er| Error::Io {
-                            source: er,
-                            offset: Some(off),
+                        .map_err(|er| {
+                            if cancel.is_cancelled() {
+                                Error::Cancelled
+                            } else {
+                                Error::Io {
+                                    source: er,
+                                    offset: Some(off),
+                                }
+                            }
                         })?;
                     }
                     out_pos += r.len;
@@ -841,6 +1028,9 @@ impl<S: ReadAt> Ctx<'_, S> {
                     if let Some(off) = r.offset {
                         let mut done = 0u64;
                         while done < r.len {
+                            if self.opts.cancel.is_cancelled() {
+                                return Err(Error::Cancelled);
+                            }
                             let n = (r.len - done).min(buf.len() as u64) as usize;
                             let chunk = buf.get_mut(..n).unwrap_or_default();
                             img.read_at("file data", off + done, chunk)?;
@@ -854,10 +1044,19 @@ impl<S: ReadAt> Ctx<'_, S> {
                 out.set_len(out_pos)?;
             }
             _ => {
-                let mut w = io::BufWriter::with_capacity(1 << 20, &mut *out);
-                let n = img.open_file(e)?.copy_to(&mut w)?;
-                w.flush()?;
-                (self.progress)(n);
+                let mut w = io::BufWriter::with_capacity(
+                    1 << 20,
+                    Checked {
+                        out: &mut *out,
+                        cancel: &self.opts.cancel,
+                    },
+                );
+                let copied = img.open_file(e)?.copy_to(&mut w);
+                let n = copied.and_then(|n| Ok(w.flush().map(|()| n)?));
+                if self.opts.cancel.is_cancelled() {
+                    return Err(Error::Cancelled);
+                }
+                (self.progress)(n?);
             }
         }
         Ok(())
@@ -866,6 +1065,38 @@ impl<S: ReadAt> Ctx<'_, S> {
 
 /// Files up to this size are copied with one read and one write.
 const SMALL_FILE: u64 = 256 * 1024;
+
+/// A writer that fails once the work is cancelled.
+struct Checked<'a> {
+    out: &'a mut File,
+    cancel: &'a crate::Cancel,
+}
+
+impl Write for Checked<'_> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        if self.cancel.is_cancelled() {
+            return Err(io::Error::other("cancelled"));
+        }
+        self.out.write(b)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Removes later entries of the same name from `children` (sorted by name,
+/// so they are neighbours); returns their paths.
+fn dedup_names(children: &mut Vec<Entry>) -> Vec<String> {
+    let mut twice = Vec::new();
+    children.dedup_by(|later, kept| {
+        let same = later.name == kept.name;
+        if same {
+            twice.push(std::mem::take(&mut later.path));
+        }
+        same
+    });
+    twice
+}
 
 fn parent_of(rel: &str) -> &str {
     rel.rfind('/').map_or("", |p| &rel[..p])
@@ -886,11 +1117,15 @@ fn link_key(e: &Entry) -> Option<LinkKey> {
 /// Extracts `paths` (all of the view when empty) into `dest`.
 /// `progress` is called with the number of data bytes written as they are.
 ///
+/// `dest` is created if it does not exist; on any error (a cancellation
+/// included) a destination created so is removed again, while one that
+/// existed keeps what was completed. No temporary file is left behind.
+///
 /// # Security
 ///
 /// See the module documentation: nothing is written outside `dest`, no
 /// symbolic link is followed, and existing files are not replaced unless
-/// [`ExtractOptions::overwrite`] is set.
+/// [`ExtractOptions::existing`] says so.
 pub fn extract<S: ReadAt>(
     img: &Image<S>,
     view: View,
@@ -899,13 +1134,66 @@ pub fn extract<S: ReadAt>(
     opts: &ExtractOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<ExtractReport> {
-    std::fs::create_dir_all(dest).map_err(|e| Error::Io {
-        source: io::Error::new(
-            e.kind(),
-            format!("cannot create destination {}: {e}", dest.display()),
-        ),
-        offset: None,
-    })?;
+    opts.cancel.check()?;
+    // The outermost directory this call creates, if any: it goes again on
+    // an error.
+    let created = dest
+        .ancestors()
+        .take_while(|a| !a.as_os_str().is_empty() && std::fs::symlink_metadata(a).is_err())
+        .last()
+        .map(Path::to_path_buf);
+    let make = || {
+        std::fs::create_dir_all(dest).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot create destination {}: {e}", dest.display()),
+            )
+        })
+    };
+    // Registered, so that it goes even if the work is stopped where it
+    // cannot clean up itself.
+    let made = match &created {
+        Some(top) => opts
+            .cancel
+            .register(|| {
+                make()?;
+                Ok(((), Temporary::Tree(top.clone())))
+            })
+            .map(|((), r)| Some(r)),
+        None => make().map(|()| None).map_err(Error::from),
+    };
+    let reg = match made {
+        Ok(reg) => reg,
+        Err(e) => {
+            remove_created(created.as_deref());
+            return Err(e.on_output(dest));
+        }
+    };
+    let result = extract_in(img, view, dest, paths, opts, progress);
+    if result.is_err() {
+        remove_created(created.as_deref());
+    }
+    if let Some(reg) = reg {
+        opts.cancel.forget(reg);
+    }
+    result.map_err(|e| e.on_output(dest))
+}
+
+fn remove_created(top: Option<&Path>) {
+    if let Some(top) = top {
+        // Symbolic links inside are removed, not followed.
+        let _ = std::fs::remove_dir_all(top);
+    }
+}
+
+fn extract_in<S: ReadAt>(
+    img: &Image<S>,
+    view: View,
+    dest: &Path,
+    paths: &[String],
+    opts: &ExtractOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<ExtractReport> {
     let dest_fd = rfs::open(
         dest,
         OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
@@ -918,6 +1206,9 @@ pub fn extract<S: ReadAt>(
     let ctx = Ctx {
         img,
         dest: dest_fd,
+        dest_path: dest,
+        skipped: AtomicU64::new(0),
+        kept_links: Mutex::new(HashSet::new()),
         opts,
         umask: umask.as_raw_mode(),
         chown: opts.same_owner.unwrap_or(root) && root,
@@ -940,6 +1231,9 @@ pub fn extract<S: ReadAt>(
         ),
     };
     let mut report = ExtractReport::default();
+    if opts.existing == Existing::Refuse {
+        refuse_existing(&ctx, view, paths)?;
+    }
 
     // Depth first, directory by directory: names are checked, directories
     // created, files written in parallel batches. A directory's symbolic
@@ -954,7 +1248,6 @@ pub fn extract<S: ReadAt>(
         links: Vec::new(),
         done: Vec::new(),
         batch: Vec::new(),
-        batch_files: 0,
         queued: 0,
     };
     if paths.is_empty() {
@@ -986,7 +1279,9 @@ pub fn extract<S: ReadAt>(
                     acc.push('/');
                 }
                 acc.push_str(comp);
-                ensure_dir(&ctx, &acc, comp)?;
+                if !ensure_dir(&ctx, &acc, comp)? {
+                    break;
+                }
             }
             let parent = parent_of(&rel).to_string();
             st.add(&ctx, &mut walk, &mut top, rel, e, &mut report)?;
@@ -1007,28 +1302,142 @@ pub fn extract<S: ReadAt>(
     st.flush(&ctx, &mut report)?;
 
     report.bytes = ctx.written.load(Ordering::Relaxed);
+    report.skipped += ctx.skipped.load(Ordering::Relaxed);
     report.warnings = ctx.warnings.into_inner().unwrap_or_default();
     Ok(report)
 }
 
 /// Creates a directory beneath the destination if it is not there; an
-/// existing directory is kept, anything else in the way is an error.
-fn ensure_dir<S: ReadAt>(ctx: &Ctx<'_, S>, rel: &str, name: &str) -> Result<()> {
+/// existing directory is kept. Anything else in the way is an error, or,
+/// when existing entries are kept, makes the directory skipped
+/// (`Ok(false)`).
+fn ensure_dir<S: ReadAt>(ctx: &Ctx<'_, S>, rel: &str, name: &str) -> Result<bool> {
     let parent = ctx.open_dir(parent_of(rel))?;
     match rfs::mkdirat(&parent, name, Mode::from_raw_mode(0o700)) {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(true),
         Err(rustix::io::Errno::EXIST) => {
             let st = rfs::statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW)
                 .map_err(|e| io_err("cannot inspect", rel, e))?;
             if rfs::FileType::from_raw_mode(st.st_mode) == rfs::FileType::Directory {
-                Ok(())
-            } else {
-                Err(Error::InvalidInput(format!(
-                    "{rel} exists in the destination and is not a directory"
-                )))
+                return Ok(true);
+            }
+            match ctx.opts.existing {
+                Existing::Refuse => Err(Error::Exists {
+                    path: rel.to_string(),
+                    more: 0,
+                }),
+                Existing::Keep => {
+                    ctx.skipped.fetch_add(1, Ordering::Relaxed);
+                    ctx.note(format!(
+                        "{rel}: not a directory in the destination; kept, and the image's directory skipped"
+                    ));
+                    Ok(false)
+                }
+                Existing::Replace | Existing::ReplaceOlder => Err(Error::InvalidInput(format!(
+                    "{rel} exists in the destination and is not a directory; it is not replaced by one"
+                ))),
             }
         }
         Err(e) => Err(io_err("cannot create directory", rel, e)),
+    }
+}
+
+/// Looks up every entry to extract in the destination before anything is
+/// written, and fails with [`Error::Exists`] naming the first one there
+/// (and how many more). A directory over a directory is not a conflict.
+/// Only the parts of the destination the image's tree reaches are read: a
+/// directory missing there has nothing under it.
+fn refuse_existing<S: ReadAt>(ctx: &Ctx<'_, S>, view: View, paths: &[String]) -> Result<()> {
+    let empty = std::fs::read_dir(ctx.dest_path).is_ok_and(|mut d| d.next().is_none());
+    if empty {
+        return Ok(());
+    }
+    let img = ctx.img;
+    let mut walk = img.dirs(view)?;
+    let mut found: Option<String> = None;
+    let mut more = 0u64;
+    // Directories present on both sides, still to compare.
+    let mut stack: Vec<(Entry, OwnedFd, String)> = Vec::new();
+    let dest = || {
+        rfs::openat(
+            &ctx.dest,
+            ".",
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+    };
+    // Looks `e` up in `dir`: a conflict is counted; a directory on both
+    // sides is queued.
+    let mut check = |walk: &mut Dirs<'_, S>,
+                     stack: &mut Vec<(Entry, OwnedFd, String)>,
+                     dir: &OwnedFd,
+                     e: Entry,
+                     rel: String|
+     -> Result<()> {
+        let name = e.name.as_str();
+        let st = match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(rustix::io::Errno::NOENT) => return Ok(()),
+            Err(er) => return Err(io_err("cannot inspect", &rel, er)),
+        };
+        let both_dirs = e.file_type == FileType::Dir
+            && rfs::FileType::from_raw_mode(st.st_mode) == rfs::FileType::Directory;
+        if both_dirs {
+            let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            let fd =
+                rfs::openat(dir, name, flags, Mode::empty()).map_err(|er| dir_err(&rel, er))?;
+            walk.enter(&e)?;
+            stack.push((e, fd, rel));
+        } else if found.is_none() {
+            found = Some(rel);
+        } else {
+            more += 1;
+        }
+        Ok(())
+    };
+    if paths.is_empty() {
+        let root = walk.root()?;
+        let fd = dest().map_err(|er| dir_err("", er))?;
+        stack.push((root, fd, String::new()));
+    }
+    for p in paths {
+        let e = img.lookup(p, view)?;
+        let rel = e.path.trim_start_matches('/').to_string();
+        if rel.is_empty() {
+            let fd = dest().map_err(|er| dir_err("", er))?;
+            stack.push((e, fd, rel));
+            continue;
+        }
+        if valid_component(&e.name).is_err() {
+            continue;
+        }
+        let parent = match ctx.open_dir_raw(parent_of(&rel), OFlags::RDONLY) {
+            Ok(fd) => fd,
+            // Nothing there, so nothing in the way.
+            Err(rustix::io::Errno::NOENT) => continue,
+            Err(er) => return Err(dir_err(parent_of(&rel), er)),
+        };
+        check(&mut walk, &mut stack, &parent, e, rel)?;
+    }
+    while let Some((dir, fd, rel)) = stack.pop() {
+        ctx.opts.cancel.check()?;
+        let mut children = walk.list(&dir)?;
+        dedup_names(&mut children);
+        for c in children {
+            if valid_component(&c.name).is_err() {
+                continue;
+            }
+            let crel = if rel.is_empty() {
+                c.name.clone()
+            } else {
+                format!("{rel}/{}", c.name)
+            };
+            check(&mut walk, &mut stack, &fd, c, crel)?;
+        }
+    }
+    match found {
+        Some(path) => Err(Error::Exists { path, more }),
+        None => Ok(()),
     }
 }
 

@@ -7,6 +7,19 @@ use std::path::Path;
 
 use rustix::fs as rfs;
 
+use crate::Cancel;
+
+/// Bytes moved by one kernel copy call at most, so that a cancellation is
+/// seen within a fraction of a second.
+const COPY_CHUNK: u64 = 64 << 20;
+
+/// The error a copy stops with once cancelled (the caller, seeing the token
+/// cancelled, reports [`Error::Cancelled`](crate::Error::Cancelled)). Not of
+/// kind `Interrupted`, which `write_all` would retry.
+fn stopped() -> io::Error {
+    io::Error::other("cancelled")
+}
+
 /// Whether a file has any hole (SEEK_HOLE finds one before its end).
 pub(crate) fn has_holes(f: &File) -> bool {
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
@@ -14,12 +27,14 @@ pub(crate) fn has_holes(f: &File) -> bool {
 }
 
 /// Copies `len` bytes at `off` of `src` to `out` at `out_pos`, skipping holes.
+/// Fails once `cancel` is cancelled.
 pub(crate) fn copy_range_sparse(
     src: &File,
     off: u64,
     len: u64,
     out: &File,
     out_pos: u64,
+    cancel: &Cancel,
 ) -> io::Result<()> {
     let end = off + len;
     let mut pos = off;
@@ -36,31 +51,37 @@ pub(crate) fn copy_range_sparse(
             .unwrap_or(end)
             .min(end);
         let hole = if hole <= data { end } else { hole };
-        copy_exact(src, data, out, out_pos + (data - off), hole - data)?;
+        copy_exact(src, data, out, out_pos + (data - off), hole - data, cancel)?;
         pos = hole;
     }
     Ok(())
 }
 
-/// Copies `len` bytes between offsets, in the kernel where it can.
+/// Copies `len` bytes between offsets, in the kernel where it can. Fails
+/// once `cancel` is cancelled.
 pub(crate) fn copy_exact(
     src: &File,
     mut in_off: u64,
     out: &File,
     mut out_off: u64,
     mut len: u64,
+    cancel: &Cancel,
 ) -> io::Result<()> {
     while len > 0 {
-        let chunk = len.min(1 << 30) as usize;
+        if cancel.is_cancelled() {
+            return Err(stopped());
+        }
+        let chunk = len.min(COPY_CHUNK) as usize;
         match rfs::copy_file_range(src, Some(&mut in_off), out, Some(&mut out_off), chunk) {
             Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
             Ok(n) => len -= n as u64,
+            Err(rustix::io::Errno::INTR) => {}
             Err(
                 rustix::io::Errno::XDEV
                 | rustix::io::Errno::NOSYS
                 | rustix::io::Errno::INVAL
                 | rustix::io::Errno::OPNOTSUPP,
-            ) => return copy_rw(src, in_off, out, out_off, len),
+            ) => return copy_rw(src, in_off, out, out_off, len, cancel),
             Err(e) => return Err(e.into()),
         }
     }
@@ -68,16 +89,20 @@ pub(crate) fn copy_exact(
 }
 
 /// Copies `len` bytes between offsets through a buffer.
-pub(crate) fn copy_rw(
+fn copy_rw(
     src: &File,
     mut in_off: u64,
     out: &File,
     mut out_off: u64,
     mut len: u64,
+    cancel: &Cancel,
 ) -> io::Result<()> {
     use std::os::unix::fs::FileExt;
     let mut buf = vec![0u8; len.min(1 << 20) as usize];
     while len > 0 {
+        if cancel.is_cancelled() {
+            return Err(stopped());
+        }
         let n = len.min(buf.len() as u64) as usize;
         let b = &mut buf[..n];
         FileExt::read_exact_at(src, b, in_off)?;

@@ -24,6 +24,8 @@
 )]
 #![deny(missing_docs)]
 
+pub mod cancel;
+pub mod device;
 pub mod diff;
 pub mod error;
 pub mod extract;
@@ -31,10 +33,12 @@ mod fsutil;
 pub mod modify;
 pub mod options;
 pub mod read;
+pub mod seed;
 pub mod source;
 pub mod verify;
 pub mod write;
 
+pub use cancel::Cancel;
 pub use error::{Diagnostic, Error, Result};
 pub use isoforge_format::time::IsoTime;
 pub use options::{Limits, ReadOptions, Strictness, View};

@@ -11,15 +11,16 @@ use std::sync::Arc;
 
 use isoforge_format::ecma119::dirrec::DirRecord;
 use isoforge_format::eltorito::Platform;
+use isoforge_format::mbr::Mbr;
 
-use crate::error::{Error, Result};
-use crate::read::boot::read_el_torito;
-use crate::read::sysarea::read_system_area;
+use crate::error::{Error, Refusal, Result, TextField};
+use crate::read::boot::{read_el_torito, BootImage as CatalogEntry};
+use crate::read::sysarea::{read_system_area, MbrReport, SystemArea};
 use crate::read::{Entry, FileType, Image};
 use crate::source::ReadAt;
 use crate::write::{
-    AppendedPartition, BootConfig, BootEmulation, BootImage, BuildOptions, Builder, ImageData,
-    Meta, NodeId, Plan, RrVersion, Time, VolumeText,
+    AppendedPartition, BootConfig, BootEmulation, BootImage, BuildOptions, Builder, Grub2Partition,
+    ImageData, Meta, NodeId, Plan, RrVersion, Time, VolumeText,
 };
 use crate::{IsoTime, View};
 
@@ -49,6 +50,16 @@ pub struct ModifyOptions {
     /// Go on when something of the old image cannot be kept (it is dropped,
     /// and said so in the notes).
     pub force: bool,
+    /// Stops reading the old image and writing the new one when cancelled.
+    pub cancel: crate::Cancel,
+    /// Fixed time for reproducible output (`SOURCE_DATE_EPOCH`): what is
+    /// added gets no time later than it, what the writer makes gets it, and
+    /// so does the volume's modification date (see [`crate::write::times`]).
+    pub source_date_epoch: Option<i64>,
+    /// Reproducible output without a fixed time: the newest modification
+    /// time the image's tree records stands for it, so the result depends
+    /// only on the image and on the added files' contents, names and modes.
+    pub reproducible: bool,
 }
 
 /// A planned modification.
@@ -105,9 +116,7 @@ impl Losses {
             self.notes.push(format!("dropped: {what}"));
             Ok(())
         } else {
-            Err(Error::InvalidInput(format!(
-                "{what}; the new image cannot keep it (--force drops it)"
-            )))
+            Err(Error::Refused(Refusal::CannotKeep(what)))
         }
     }
 }
@@ -119,6 +128,43 @@ fn recorded_id<S: ReadAt>(img: &Image<S>, offset: u64) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; usize::from(len[0])];
     img.source().read_exact_at(offset, &mut buf).ok()?;
     DirRecord::parse(&buf).ok().map(|r| r.name.to_vec())
+}
+
+/// Identifiers of directory records read a block at a time: the records of
+/// a directory follow one another, so most lie in the block read for the
+/// one before (one read per block instead of two per record).
+#[derive(Default)]
+struct RecordIds {
+    block: Option<u64>,
+    bytes: Vec<u8>,
+}
+
+impl RecordIds {
+    const BLOCK: u64 = 2048;
+
+    /// The identifier recorded in the directory record at `offset`.
+    fn id<S: ReadAt>(&mut self, img: &Image<S>, offset: u64) -> Option<Vec<u8>> {
+        let block = offset / Self::BLOCK;
+        if self.block != Some(block) {
+            self.block = None;
+            self.bytes.resize(Self::BLOCK as usize, 0);
+            if img
+                .source()
+                .read_exact_at(block * Self::BLOCK, &mut self.bytes)
+                .is_err()
+            {
+                return recorded_id(img, offset);
+            }
+            self.block = Some(block);
+        }
+        let at = usize::try_from(offset % Self::BLOCK).ok()?;
+        let len = usize::from(*self.bytes.get(at)?);
+        match self.bytes.get(at..at + len) {
+            Some(rec) => DirRecord::parse(rec).ok().map(|r| r.name.to_vec()),
+            // A record across a block boundary (only hostile images have one).
+            None => recorded_id(img, offset),
+        }
+    }
 }
 
 /// The key that pairs a file of one tree with the same file in another.
@@ -182,6 +228,130 @@ fn guid_bytes(hex: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
+/// The partition over the volume of an image whose MBR is a GRUB2 MBR, from
+/// MBR partition 1; `start` is where the volume starts (512-byte blocks:
+/// 0, or the partition offset). An error says what cannot be kept.
+fn grub2_partition(m: &MbrReport, start: u64) -> std::result::Result<Grub2Partition, String> {
+    let Some(p) = m.partitions.iter().find(|p| p.number == 1) else {
+        return Ok(Grub2Partition::None);
+    };
+    let at = u64::from(p.start);
+    match p.ptype {
+        // The protective MBR of a GPT, rebuilt with the GPT.
+        0xee => Ok(Grub2Partition::Protective),
+        0xcd if at == start.max(1) => Ok(Grub2Partition::Protective),
+        _ if at == start => Ok(Grub2Partition::Volume {
+            status: p.status,
+            mbr_type: p.ptype,
+        }),
+        t => Err(format!(
+            "MBR partition 1 (type {t:#04x}) starts at 512-byte block {at}, where the volume (block {start}) does not, so its new place is unknown"
+        )),
+    }
+}
+
+/// The length of a boot image that no directory lists, where the image
+/// records it: by the floppy size of its emulation, the partition in its
+/// MBR (hard disk emulation), its boot info table, or its FAT boot sector
+/// (a UEFI image). Otherwise, why it cannot be known.
+fn hidden_image_len<S: ReadAt>(
+    img: &Image<S>,
+    bi: &CatalogEntry,
+) -> std::result::Result<u64, String> {
+    let off = u64::from(bi.lba) * 2048;
+    let room = img.info().image_size.saturating_sub(off);
+    let mut head = [0u8; 512];
+    if room < 512 || img.source().read_exact_at(off, &mut head).is_err() {
+        return Err("it lies past the end of the image".into());
+    }
+    let len = match bi.emulation_type {
+        1 => 1_228_800,
+        2 => 1_474_560,
+        3 => 2_949_120,
+        4 => {
+            let one = Mbr::parse(&head).ok().and_then(|(mbr, _)| {
+                let mut used = mbr.partitions.iter().filter(|p| !p.is_empty());
+                match (mbr.has_signature(), used.next(), used.next()) {
+                    (true, Some(p), None) => {
+                        Some((u64::from(p.start_lba) + u64::from(p.sectors)) * 512)
+                    }
+                    _ => None,
+                }
+            });
+            one.ok_or("its hard disk image has no MBR with one partition, which would say how long it is")?
+        }
+        _ => match (&bi.boot_info_table, fat_len(&head)) {
+            (Some(t), _) => u64::from(t.file_len),
+            (None, Some(n)) => n,
+            (None, None) => {
+                return Err("a no-emulation image records its length only in a boot info table or as a FAT file system, and it has neither; copying a guessed length could cut it short".into())
+            }
+        },
+    };
+    if len == 0 || len > room {
+        return Err(format!(
+            "the length it records ({len} bytes) does not fit in the image"
+        ));
+    }
+    Ok(len)
+}
+
+/// The length of a FAT file system from its boot sector (the BIOS
+/// parameter block), if `head` is one.
+fn fat_len(head: &[u8; 512]) -> Option<u64> {
+    let le16 = |at: usize| Some(u16::from_le_bytes([*head.get(at)?, *head.get(at + 1)?]));
+    let jump = matches!(head.first(), Some(0xeb | 0xe9));
+    if !jump || head.get(510..512) != Some(&[0x55, 0xaa][..]) {
+        return None;
+    }
+    let bps = le16(11)?;
+    if !matches!(bps, 512 | 1024 | 2048 | 4096) {
+        return None;
+    }
+    let total = match le16(19)? {
+        0 => u32::from_le_bytes(head.get(32..36)?.try_into().ok()?),
+        n => u32::from(n),
+    };
+    (total > 0).then(|| u64::from(total) * u64::from(bps))
+}
+
+/// The first and last non-zero bytes of the system area `area` (its first
+/// 32 KiB) that none of what the new image rebuilds accounts for: the MBR
+/// or an Apple partition map's driver descriptor (bytes 0-511), a GPT's
+/// header and entry array, an Apple partition map's entries. `None` when
+/// there are none.
+fn unexplained(area: &[u8], sa: &SystemArea) -> Option<(usize, usize)> {
+    let mut known = vec![false; area.len()];
+    let mut mark = |from: u64, len: u64| {
+        let from = usize::try_from(from).unwrap_or(usize::MAX).min(area.len());
+        let to = usize::try_from(len)
+            .ok()
+            .and_then(|l| from.checked_add(l))
+            .unwrap_or(usize::MAX)
+            .min(area.len());
+        if let Some(k) = known.get_mut(from..to) {
+            k.fill(true);
+        }
+    };
+    // Not an MBR there is refused on its own.
+    mark(0, 512);
+    if let Some(g) = &sa.gpt {
+        let bs = u64::from(g.block_size);
+        mark(g.header_offset, bs);
+        let entries = u64::from(g.num_entries) * u64::from(g.entry_size);
+        mark(g.entries_lba.saturating_mul(bs), entries);
+    }
+    if let Some(a) = &sa.apm {
+        let bs = u64::from(a.block_size);
+        mark(bs, bs.saturating_mul(a.partitions.len() as u64));
+    }
+    let odd =
+        |(i, &b): (usize, &u8)| (b != 0 && !known.get(i).copied().unwrap_or(true)).then_some(i);
+    let first = area.iter().enumerate().find_map(odd)?;
+    let last = area.iter().enumerate().rev().find_map(odd)?;
+    Some((first, last))
+}
+
 /// The emulation of a catalog entry's media type.
 fn emulation(t: u8) -> Option<BootEmulation> {
     match t {
@@ -201,12 +371,31 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
         notes: Vec::new(),
     };
     if info.has_udf() {
-        losses.lose("the image has a UDF file system, which isoforge does not write".into())?;
+        losses.lose(
+            "the image has a UDF file system, which isoforge does not write: its descriptors give the blocks of every file, which move, so it cannot be copied (without it only the ISO 9660 tree remains)"
+                .into(),
+        )?;
     }
     let pvd = info
         .primary()
         .ok_or_else(|| Error::InvalidInput("the image has no primary volume descriptor".into()))?;
-    let pick = |new: &Option<String>, old: &String| new.clone().unwrap_or_else(|| old.clone());
+    // A new text goes into the Joliet descriptor too, shortened to fit as
+    // when an image is created.
+    let mut joliet_notes = Vec::new();
+    let mut jpick = |field: TextField, new: &Option<String>, old: &String| match new {
+        Some(v) => {
+            let fit = crate::write::text::fit_joliet(field, v);
+            if fit.len() < v.len() {
+                joliet_notes.push(format!(
+                    "the Joliet {} holds {} characters: {v:?} is recorded there as {fit:?}",
+                    field.name(),
+                    crate::write::text::joliet_limit(field)
+                ));
+            }
+            fit.to_string()
+        }
+        None => old.clone(),
+    };
     let mut b_opts = BuildOptions {
         volume_id: pvd.volume_id.clone(),
         publisher: pvd.publisher_id.clone(),
@@ -219,19 +408,16 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
             pvd.abstract_file_id.clone(),
             pvd.bibliographic_file_id.clone(),
         ],
-        volume_times: Some([
-            pvd.creation,
-            pvd.modification,
-            pvd.expiration,
-            pvd.effective,
-        ]),
+        // The modification date is the time of this change.
+        recorded_volume_dates: Some([pvd.creation, pvd.expiration, pvd.effective]),
+        source_date_epoch: opts.source_date_epoch,
         joliet_text: info.joliet().map(|j| VolumeText {
-            system_id: pick(&opts.system_id, &j.system_id),
-            volume_id: pick(&opts.volume_id, &j.volume_id),
+            system_id: jpick(TextField::SystemId, &opts.system_id, &j.system_id),
+            volume_id: jpick(TextField::VolumeId, &opts.volume_id, &j.volume_id),
             volume_set_id: j.volume_set_id.clone(),
-            publisher: pick(&opts.publisher, &j.publisher_id),
-            preparer: pick(&opts.preparer, &j.preparer_id),
-            application: pick(&opts.application, &j.application_id),
+            publisher: jpick(TextField::Publisher, &opts.publisher, &j.publisher_id),
+            preparer: jpick(TextField::Preparer, &opts.preparer, &j.preparer_id),
+            application: jpick(TextField::Application, &opts.application, &j.application_id),
             file_ids: [
                 j.copyright_file_id.clone(),
                 j.abstract_file_id.clone(),
@@ -247,7 +433,7 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
         .any(|w| w == b"ISO MD5SUM = ")
     {
         losses.notes.push(
-            "the implanted MD5 no longer matches and is left out; implant it again with implant-md5"
+            "the implanted MD5 would no longer match the image and is left out; implant a new one into the new image"
                 .into(),
         );
     } else {
@@ -272,7 +458,11 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
             *field = v.clone();
         }
     }
+    // Bad text fails here, before the tree is read.
+    b_opts.check_text().map_err(Error::Field)?;
+    losses.notes.extend(joliet_notes);
     b_opts.relocate_deep = max_depth(&img)? <= 8;
+    b_opts.cancel = opts.cancel.clone();
     let view = if info.rock_ridge.is_some() {
         View::RockRidge
     } else {
@@ -297,19 +487,30 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
         &mut by_lba,
         &mut tree_end,
     )?;
+    if opts.reproducible {
+        // Before the changes: the image alone fixes the time.
+        b.set_reproducible();
+    }
     let catalog_path = catalog.as_ref().map(|c| c.0.clone());
     let mut boot = BootConfig::default();
     // The system area, rebuilt for the new layout.
     let sa = read_system_area(&img)?;
     let volume_end = tree_end.div_ceil(512).max(64);
     if !sa.all_zero {
-        let mut raw = vec![0u8; 432];
+        let mut area = vec![0u8; 16 * 2048];
         img.source()
-            .read_exact_at(0, &mut raw)
+            .read_exact_at(0, &mut area)
             .map_err(|e| Error::Io {
                 source: e,
                 offset: Some(0),
             })?;
+        // Boot code before the partition table and disk signature.
+        let raw = area.get(..432).unwrap_or_default().to_vec();
+        if let Some((first, last)) = unexplained(&area, &sa) {
+            losses.lose(format!(
+                "bytes {first}-{last} of the system area hold data that is not part of its MBR, GPT or Apple partition map (such as boot blocks for another platform or an HFS+ volume header); isoforge does not know what it refers to, so it cannot move it with the volume"
+            ))?;
+        }
         // A partition offset is replayed: the partition keeps its own
         // descriptors and directories.
         boot.partition_offset = sa.partition_offset;
@@ -321,10 +522,28 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
                     || (p.ptype == "Apple_HFS" && p.name == "EFI")
                     || p.ptype == "Apple_Free"
             });
+            let odd: Vec<String> = apm
+                .partitions
+                .iter()
+                .filter(|p| {
+                    !(p.ptype == "Apple_partition_map"
+                        || (p.ptype == "Apple_HFS" && p.name == "EFI")
+                        || p.ptype == "Apple_Free")
+                })
+                .map(|p| format!("{} {:?} {:?}", p.number, p.ptype, p.name))
+                .collect();
             if known && apm.block_size == 2048 {
                 boot.apm = true;
+            } else if !known {
+                losses.lose(format!(
+                    "the Apple partition map: isoforge rebuilds the map, free space and Apple_HFS entries named EFI (UEFI boot images), and entry {} is none of these; its blocks belong to the old layout",
+                    odd.join(", entry ")
+                ))?;
             } else {
-                losses.lose("the Apple partition map".into())?;
+                losses.lose(format!(
+                    "the Apple partition map with {}-byte blocks: isoforge rebuilds maps of 2048-byte blocks only",
+                    apm.block_size
+                ))?;
             }
         }
         if let Some(m) = &sa.mbr {
@@ -370,14 +589,28 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
             boot.gpt_partition_names = names;
         }
         match &sa.mbr {
-            Some(m) if m.isohybrid || m.grub2_mbr => boot.system_area = Some(raw),
+            Some(m) if m.isohybrid || m.grub2_mbr => {
+                boot.system_area = Some(raw);
+                if m.grub2_mbr && !m.isohybrid {
+                    // Whatever the first boot image is (GRUB's eltorito.img,
+                    // a floppy image), the MBR gets its new address.
+                    boot.grub2_mbr = true;
+                    match grub2_partition(m, u64::from(sa.partition_offset) * 4) {
+                        Ok(p) => boot.grub2_partition = p,
+                        Err(what) => losses.lose(what)?,
+                    }
+                }
+            }
             Some(m) if m.protective_msdos_label => {}
             Some(_) if raw.iter().all(|&x| x == 0) => boot.hybrid_mbr = true,
             Some(_) => losses.lose(
-                "boot code in the MBR that is neither isohybrid nor GRUB2 (it would point at old blocks)"
+                "boot code in the MBR that is neither isohybrid nor GRUB2 (an isohybrid MBR loads the El Torito boot image it names, a GRUB2 MBR the first one, whose new places isoforge writes in; what other code loads is unknown, and its blocks move)"
                     .into(),
             )?,
-            None => losses.lose("data in the system area that is not an MBR".into())?,
+            None => losses.lose(
+                "data in the system area that is not an MBR (bytes 510-511 are not 0x55 0xAA): isoforge does not know what it refers to, so it cannot move it with the volume"
+                    .into(),
+            )?,
         }
         boot.gpt = sa.gpt.is_some();
         // Partitions past the volume are appended partitions: copied.
@@ -444,23 +677,34 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
                 })
                 .map(|a| a.number);
             let found = by_lba.get(&bi.lba);
-            if found.is_none() && in_part.is_none() {
-                losses.lose(format!(
-                    "boot image {} (block {}) is not a file in the tree",
-                    bi.number, bi.lba
-                ))?;
-                continue;
-            }
-            let (path, runs) = match found {
-                Some((p, _, r)) => (p.as_str(), Some(r.clone())),
-                None => ("", None),
-            };
             let Some(em) = emulation(bi.emulation_type) else {
                 losses.lose(format!(
                     "boot image {} has an unknown emulation type {}",
                     bi.number, bi.emulation_type
                 ))?;
                 continue;
+            };
+            // One that no directory lists is copied as it is, when the
+            // image says how long it is.
+            let mut hidden = None;
+            if found.is_none() && in_part.is_none() {
+                match hidden_image_len(&img, bi) {
+                    Ok(len) => {
+                        let at = u64::from(bi.lba) * 2048;
+                        hidden = Some(ImageData::new(src.clone(), vec![(at, len)]));
+                    }
+                    Err(why) => {
+                        losses.lose(format!(
+                            "boot image {} (block {}) is a file of no directory, and {why}",
+                            bi.number, bi.lba
+                        ))?;
+                        continue;
+                    }
+                }
+            }
+            let (path, runs) = match found {
+                Some((p, _, r)) => (p.as_str(), Some(r.clone())),
+                None => ("", None),
             };
             let mut e = BootImage::new(path, Platform::from_u8(bi.platform_id));
             e.emulation = em;
@@ -470,6 +714,7 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
             e.grub2_boot_info = bi.grub2_boot_info;
             e.bootable = bi.bootable;
             e.in_partition = in_part;
+            e.hidden = hidden;
             boot.images.push(e);
             boot_runs.push(runs);
         }
@@ -491,7 +736,7 @@ pub fn modify(src: Arc<dyn ReadAt>, opts: &ModifyOptions) -> Result<Modified> {
     // replaced is used as it now is.
     let mut kept = Vec::new();
     for (mut e, runs) in boot.images.drain(..).zip(boot_runs) {
-        if e.in_partition.is_some() {
+        if e.in_partition.is_some() || e.hidden.is_some() {
             kept.push(e);
             continue;
         }
@@ -558,6 +803,7 @@ fn import_tree<S: ReadAt>(
     let mut dirs = img.dirs(view)?;
     let root = dirs.root()?;
     b.set_meta(0, meta_of(&root));
+    b.keep_recorded_times(0);
     let jol = img.info().joliet_level.is_some();
     let mut jdirs = if jol {
         Some(img.dirs(View::Joliet)?)
@@ -576,7 +822,9 @@ fn import_tree<S: ReadAt>(
     let budget = size.saturating_mul(4).saturating_add(1 << 30);
     let mut seen_runs: HashSet<Vec<(u64, u64)>> = HashSet::new();
     let mut total = 0u64;
+    let (mut ids, mut jids) = (RecordIds::default(), RecordIds::default());
     while let Some((path, dir, jdir)) = queue.pop() {
+        b.options().cancel.check()?;
         let kids = dirs.list(&dir)?;
         let jkids = match (&mut jdirs, &jdir) {
             (Some(d), Some(jd)) => d.list(jd)?,
@@ -596,8 +844,8 @@ fn import_tree<S: ReadAt>(
                 *catalog = Some((
                     p,
                     meta,
-                    recorded_id(img, e.record_offset),
-                    j.and_then(|j| recorded_id(img, j.record_offset)),
+                    ids.id(img, e.record_offset),
+                    j.and_then(|j| jids.id(img, j.record_offset)),
                 ));
                 continue;
             }
@@ -650,9 +898,10 @@ fn import_tree<S: ReadAt>(
                     b.add_special(&p, e.file_type == FileType::Socket, meta)?
                 }
             };
-            let iso = recorded_id(img, e.record_offset);
-            let joliet = j.and_then(|j| recorded_id(img, j.record_offset));
+            let iso = ids.id(img, e.record_offset);
+            let joliet = j.and_then(|j| jids.id(img, j.record_offset));
             b.set_fixed_ids(id, iso, joliet);
+            b.keep_recorded_times(id);
             b.set_hidden(id, e.hidden, j.is_some_and(|j| j.hidden));
         }
     }

@@ -41,6 +41,7 @@ const CASES: &[&str] = &[
     "huge-path-table",
     "zisofs-bomb",
     "zisofs-4g",
+    "zisofs-huge-block",
     "multi-extent",
     "shared-extent",
     "deep",
@@ -58,7 +59,7 @@ fn status_kb(field: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
 }
 
-fn walk_and_read(data: Vec<u8>, opts: ReadOptions, view: View) -> u64 {
+fn walk_and_read<S: isoforge::ReadAt>(data: S, opts: ReadOptions, view: View) -> u64 {
     let img = match Image::open_with(data, &opts) {
         Ok(img) => img,
         Err(_) => return 0,
@@ -128,6 +129,23 @@ fn run_case(case: &str) {
             // Declares 4 GiB; the pointer table alone would be 512 KiB.
             let z = zisofs_raw(u32::MAX, 15, &[], &[]);
             walk_and_read(zisofs_image(&z, u32::MAX), d, View::RockRidge);
+        }
+        "zisofs-huge-block" => {
+            // One block stored in 1 GiB, inside a (sparse) image that
+            // really is that large.
+            use std::io::Write;
+            let huge = 1u32 << 30;
+            let t = 16 + 8;
+            let z = zisofs_raw(32 << 10, 15, &[t, t + huge], &[deflate(&[1u8; 32 << 10])]);
+            let mut iso = Iso::rock_ridge(FREE + z.len().div_ceil(BLOCK) as u32);
+            iso.put(FREE, &z);
+            let su = [px(0o100_644), zf(15, 32 << 10)].concat();
+            iso.root(true, &[dir_record(b"Z;1", FREE, t + huge, 0, &su)]);
+            let mut f = tempfile::tempfile().expect("temporary file");
+            f.write_all(&iso.bytes()).expect("write");
+            f.set_len(u64::from(FREE) * BLOCK as u64 + u64::from(t + huge) + BLOCK as u64)
+                .expect("extend");
+            walk_and_read(f, d, View::RockRidge);
         }
         "multi-extent" => {
             let n = 5000;

@@ -1,26 +1,29 @@
-//! `isoforge checksum`: digests of a file in one read, in `sha256sum` format.
+//! `isoforge checksum`: digests of images in one read each, in the format
+//! of `sha256sum` and its siblings, so that the output checks with
+//! `sha256sum -c`.
 
-use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use isoforge::verify::{digest, Algo};
+use isoforge::verify::{digest, digest_reader, Algo, Digests};
 use isoforge::ReadAt;
 
 use crate::args::Cli;
-use crate::commands::Outcome;
+use crate::commands::{open_file, Outcome};
 use crate::progress::bytes_bar;
+use crate::render::write_json;
 
 /// Options.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The image (or any file).
-    pub image: PathBuf,
+    /// Images (or any files); `-` reads standard input.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
     /// Algorithms, comma-separated, in output order: sha256, sha512, sha1, md5.
     #[arg(long, value_delimiter = ',', default_value = "sha256", value_parser = parse_algo)]
     pub algo: Vec<Algo>,
-    /// Print `{"file", "size", "digests": {"sha256": ...}}` instead.
+    /// Print `{"schema": 1, "files": [{"file", "size", "digests": {"sha256": ...}}]}` instead.
     #[arg(long)]
     pub json: bool,
 }
@@ -46,36 +49,51 @@ pub fn sum_line(hex: &str, name: &Path) -> String {
     }
 }
 
-/// Runs the command: one line per algorithm, exactly what the matching
-/// `*sum` tool prints, in the order given.
-pub fn run(cli: &Cli, args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
-    let file = File::open(&args.image).with_context(|| format!("{}", args.image.display()))?;
-    let size = ReadAt::size(&file).with_context(|| format!("{}", args.image.display()))?;
+/// Digests of one image, or of standard input for `-`.
+fn digests_of(cli: &Cli, path: &Path, algos: &[Algo]) -> anyhow::Result<Digests> {
+    if path.as_os_str() == "-" {
+        let stdin = std::io::stdin();
+        return digest_reader(stdin.lock(), algos, None).context("standard input");
+    }
+    let file = open_file(path)?;
+    let size = ReadAt::size(&file).with_context(|| format!("{}", path.display()))?;
     let bar = bytes_bar(size, cli.quiet, "checksum");
     let progress = |n: u64| bar.set_position(n);
-    let d = digest(&file, &args.algo, Some(&progress))
-        .with_context(|| format!("{}", args.image.display()))?;
+    let d = digest(&file, algos, Some(&progress)).with_context(|| format!("{}", path.display()))?;
     bar.finish_and_clear();
+    Ok(d)
+}
+
+/// Runs the command: for each image in turn, one line per algorithm in the
+/// order given, exactly what the matching `*sum` tool prints. Standard
+/// input is named `-`, as the `*sum` tools name it.
+pub fn run(cli: &Cli, args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    if args.images.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
+        anyhow::bail!("standard input (-) can be read only once");
+    }
+    let mut files = Vec::new();
+    for path in &args.images {
+        let d = digests_of(cli, path, &args.algo)?;
+        if args.json {
+            let mut digests = serde_json::Map::new();
+            for a in &args.algo {
+                digests.insert(a.name().into(), d.hex(*a).unwrap_or_default().into());
+            }
+            files.push(serde_json::json!({
+                "file": path.to_string_lossy(),
+                "size": d.size,
+                "digests": digests,
+            }));
+        } else {
+            for a in &args.algo {
+                writeln!(out, "{}", sum_line(&d.hex(*a).unwrap_or_default(), path))?;
+            }
+            // Each image's lines as soon as they are known.
+            out.flush()?;
+        }
+    }
     if args.json {
-        let mut digests = serde_json::Map::new();
-        for a in &args.algo {
-            digests.insert(a.name().into(), d.hex(*a).unwrap_or_default().into());
-        }
-        let v = serde_json::json!({
-            "file": args.image.to_string_lossy(),
-            "size": d.size,
-            "digests": digests,
-        });
-        serde_json::to_writer_pretty(&mut *out, &v)?;
-        writeln!(out)?;
-    } else {
-        for a in &args.algo {
-            writeln!(
-                out,
-                "{}",
-                sum_line(&d.hex(*a).unwrap_or_default(), &args.image)
-            )?;
-        }
+        write_json(out, serde_json::json!({ "files": files }))?;
     }
     Ok(Outcome::Ok)
 }

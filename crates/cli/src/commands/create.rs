@@ -19,7 +19,8 @@ pub struct Args {
     /// Output image (`-` for standard output).
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
-    /// Host directories (their contents become the root) or grafts ISO_PATH=HOST_PATH.
+    /// Host directories (their contents become the root), host files (they
+    /// go to the root) or grafts ISO_PATH=HOST_PATH.
     #[arg(required = true)]
     pub sources: Vec<String>,
     /// Volume identifier.
@@ -37,6 +38,9 @@ pub struct Args {
     /// System identifier.
     #[arg(long = "system-id", default_value = "LINUX")]
     pub system_id: String,
+    /// Volume set identifier.
+    #[arg(long = "volume-set-id", default_value = "")]
+    pub volume_set_id: String,
     /// ISO level: 1 (8.3 names), 2 and 3 (31 characters; 3 allows files over 4 GiB), 4 (ISO 9660:1999).
     #[arg(long = "iso-level", default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=4))]
     pub iso_level: u8,
@@ -52,13 +56,14 @@ pub struct Args {
     /// Rock Ridge flavour: 1.09 (RRIP_1991A, read everywhere) or 1.12 (IEEE_1282, with file serial numbers).
     #[arg(long = "rock-ridge-version", default_value = "1.09", value_parser = ["1.09", "1.12"])]
     pub rock_ridge_version: String,
-    /// Same input, same bytes: fixed times (SOURCE_DATE_EPOCH, or the newest input time).
+    /// Same input, same bytes: fixed times (SOURCE_DATE_EPOCH, or the newest modification time of the sources).
     #[arg(long)]
     pub reproducible: bool,
     /// Store identical file contents once.
     #[arg(long)]
     pub dedup: bool,
-    /// Fail instead of shortening or changing names that do not fit a name space.
+    /// Fail instead of shortening or changing names that do not fit a name
+    /// space; descriptor text must keep to the ECMA-119 character sets.
     #[arg(long)]
     pub strict_names: bool,
     /// BIOS El Torito boot image (path in the image), the default entry.
@@ -84,9 +89,10 @@ pub struct Args {
     /// (e.g. one holding EFI/BOOT/BOOTX64.EFI) and boot UEFI from it.
     #[arg(long, value_name = "HOST_DIR", help_heading = "Boot")]
     pub efi_dir: Option<PathBuf>,
-    /// Further boot entries: path=ISO_PATH[,platform=bios|efi|ppc|mac|0xNN]
-    /// [,emulation=none|floppy|hdd][,load-size=N][,load-segment=N]
-    /// [,boot-info-table][,grub2-boot-info][,no-boot].
+    /// Further boot entries: path=ISO_PATH, then any of
+    /// platform=bios|efi|ppc|mac|0xNN, emulation=none|floppy|hdd,
+    /// load-size=N, load-segment=N, boot-info-table, grub2-boot-info and
+    /// no-boot, separated by commas.
     #[arg(long, value_name = "SPEC", help_heading = "Boot")]
     pub boot_entry: Vec<String>,
     /// Path of the boot catalog in the image.
@@ -251,21 +257,62 @@ fn boot_config(a: &Args) -> anyhow::Result<BootConfig> {
     Ok(cfg)
 }
 
-fn newest_time(b: &Builder) -> i64 {
-    b.nodes_meta()
-        .map(|m| m.mtime.secs.max(m.ctime.secs))
-        .max()
-        .unwrap_or(0)
+/// Fails, before any work, when `output` cannot be where an image is
+/// written: a directory, or in a directory that does not exist.
+pub fn check_output(output: &Path) -> anyhow::Result<()> {
+    if output.as_os_str() == "-" {
+        return Ok(());
+    }
+    if output.is_dir() {
+        bail!(
+            "{} is a directory; give the image's file name with -o",
+            output.display()
+        );
+    }
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => bail!(
+            "cannot write {}: {} is not a directory",
+            output.display(),
+            dir.display()
+        ),
+        Err(e) => bail!(
+            "cannot write {}: the directory {} {}",
+            output.display(),
+            dir.display(),
+            if e.kind() == std::io::ErrorKind::NotFound {
+                "does not exist".to_string()
+            } else {
+                format!("cannot be used: {e}")
+            }
+        ),
+    }
+}
+
+/// Where a SOURCE without `=` goes: a directory's contents to the root, a
+/// file (or link, or other) to the root under its own name, as mkisofs does.
+fn source_place(s: &str) -> String {
+    let p = Path::new(s);
+    match (std::fs::metadata(p), p.file_name()) {
+        (Ok(m), Some(name)) if !m.is_dir() => format!("/{}", name.to_string_lossy()),
+        _ => "/".to_string(),
+    }
 }
 
 /// Runs `create`.
 pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    check_output(&a.output)?;
     let mut opts = BuildOptions::default();
     opts.volume_id = a.volume_id.clone();
     opts.publisher = a.publisher.clone();
     opts.preparer = a.preparer.clone();
     opts.application = a.application.clone();
     opts.system_id = a.system_id.clone();
+    opts.volume_set_id = a.volume_set_id.clone();
     opts.level = a.iso_level;
     opts.joliet = !a.no_joliet;
     opts.joliet_long = a.joliet_long;
@@ -278,15 +325,10 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
     opts.dedup = a.dedup;
     opts.strict_names = a.strict_names;
     opts.boot = boot_config(a)?;
-    let epoch = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) if !v.is_empty() => Some(
-            v.trim()
-                .parse::<i64>()
-                .with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds"))?,
-        ),
-        _ => None,
-    };
-    opts.source_date_epoch = epoch;
+    // Descriptor text is checked before any source is read.
+    opts.check_text().map_err(isoforge::Error::Field)?;
+    opts.source_date_epoch = isoforge::write::source_date_epoch_from_env()?;
+    opts.cancel = crate::signals::install()?;
     let mut b = Builder::new(opts.clone());
     for s in &a.sources {
         match s.split_once('=') {
@@ -295,16 +337,13 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
                     .with_context(|| format!("adding {host} at {iso}"))?;
             }
             _ => {
-                b.add_host("/", Path::new(s))
+                b.add_host(&source_place(s), Path::new(s))
                     .with_context(|| format!("adding {s}"))?;
             }
         }
     }
-    if a.reproducible && epoch.is_none() {
-        // No epoch given: the newest modification time in the input stands
-        // for it (change times cannot be copied, so they are clamped to it).
-        let t = newest_time(&b);
-        b.set_source_date_epoch(t);
+    if a.reproducible {
+        b.set_reproducible();
     }
     let plan = b.plan()?;
     write_image(cli, &plan, &a.output, out)?;
@@ -332,8 +371,10 @@ pub fn write_image(
     let bar = bytes_bar(plan.image_len(), cli.quiet, "writing");
     if output.as_os_str() == "-" {
         let mut w = BufWriter::with_capacity(1 << 20, out);
-        plan.write_to(&mut w, &|n| bar.inc(n))?;
-        w.flush()?;
+        plan.write_to(&mut w, &|n| bar.inc(n))
+            .map_err(|e| e.on_output(Path::new("standard output")))?;
+        w.flush()
+            .map_err(|e| isoforge::Error::from(e).on_output(Path::new("standard output")))?;
         bar.finish_and_clear();
         return Ok(());
     }
@@ -342,19 +383,31 @@ pub fn write_image(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    if target.is_dir() {
-        bail!(
-            "{} is a directory; give the image's file name with -o",
-            target.display()
-        );
-    }
-    let tmp = tempfile::Builder::new()
-        .prefix(".isoforge-")
-        .suffix(".tmp")
-        .tempfile_in(&dir)
+    check_output(target)?;
+    // Registered, so that a signal that stops the work removes it even if
+    // the work cannot.
+    let cancel = crate::signals::current();
+    let (tmp, registered) = cancel
+        .register(|| {
+            let tmp = tempfile::Builder::new()
+                .prefix(".isoforge-")
+                .suffix(".tmp")
+                .tempfile_in(&dir)?;
+            let path = tmp.path().to_path_buf();
+            Ok((tmp, isoforge::cancel::Temporary::File(path)))
+        })
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    plan.write_to_file(tmp.as_file(), &|n| bar.inc(n))
-        .with_context(|| format!("writing {}", target.display()))?;
+    let written = plan
+        .write_to_file(tmp.as_file(), &|n| bar.inc(n))
+        .and_then(|_| cancel.check());
+    if let Err(e) = written {
+        drop(tmp);
+        cancel.forget(registered);
+        return Err(match e.on_output(target) {
+            e @ (isoforge::Error::NoSpace { .. } | isoforge::Error::Cancelled) => e.into(),
+            e => anyhow::Error::new(e).context(format!("writing {}", target.display())),
+        });
+    }
     // Like cp and tar, the image is not forced to disk here: the rename
     // makes it appear complete or not at all to other programs, and a
     // flush of gigabytes would double the time of a copy-speed remaster.
@@ -367,6 +420,7 @@ pub fn write_image(
     isoforge::write::replace_file(&tmp, target)
         .with_context(|| format!("cannot rename the finished image to {}", target.display()))?;
     let _ = tmp.keep();
+    cancel.forget(registered);
     bar.finish_and_clear();
     Ok(())
 }

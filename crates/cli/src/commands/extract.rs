@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use isoforge::extract::{extract, ExtractOptions};
+use isoforge::extract::{extract, Existing, ExtractOptions};
 
 use crate::args::Cli;
 use crate::commands::{open_image, Outcome, ViewArg};
@@ -22,9 +22,22 @@ pub struct Args {
     /// Which name space to extract.
     #[arg(long, value_enum, default_value_t = ViewArg::Auto)]
     pub view: ViewArg,
-    /// Replace files that already exist in the destination.
-    #[arg(long)]
-    pub overwrite: bool,
+    /// What to do with files already in the destination: never (the default:
+    /// everything is checked before a byte is written, and any existing file
+    /// is an error), always (replace them; `--overwrite` alone means this),
+    /// newer (replace those older than the image's).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        num_args = 0..=1,
+        default_value_t = Overwrite::Never,
+        default_missing_value = "always"
+    )]
+    pub overwrite: Overwrite,
+    /// Keep files already in the destination and extract the rest.
+    #[arg(long, conflicts_with = "overwrite")]
+    pub skip_existing: bool,
     /// Keep permission bits exactly (no umask; set-id bits too when root).
     #[arg(short = 'p', long)]
     pub preserve_permissions: bool,
@@ -48,12 +61,29 @@ pub struct Args {
     pub json: bool,
 }
 
+/// The `--overwrite` choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Overwrite {
+    /// Never: an existing file is an error, found before anything is written.
+    Never,
+    /// Always, through a temporary name renamed over the old file.
+    Always,
+    /// When the image's modification time is later than the file's.
+    Newer,
+}
+
 /// Runs `extract`.
 pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     let img = open_image(&a.image)?;
     let view = a.view.into();
     let mut opts = ExtractOptions::default();
-    opts.overwrite = a.overwrite;
+    opts.existing = match (a.skip_existing, a.overwrite) {
+        (true, _) => Existing::Keep,
+        (false, Overwrite::Never) => Existing::Refuse,
+        (false, Overwrite::Always) => Existing::Replace,
+        (false, Overwrite::Newer) => Existing::ReplaceOlder,
+    };
+    opts.cancel = crate::signals::install()?;
     opts.preserve_permissions = a.preserve_permissions;
     opts.same_owner = if a.no_same_owner { Some(false) } else { None };
     opts.special_files = a.special_files;
@@ -71,7 +101,13 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
         0
     };
     let bar = bytes_bar(total, cli.quiet, "extracting");
-    let report = extract(&img, view, &a.dest, &a.paths, &opts, &|n| bar.inc(n))?;
+    let report = match extract(&img, view, &a.dest, &a.paths, &opts, &|n| bar.inc(n)) {
+        Ok(r) => r,
+        Err(e @ isoforge::Error::Exists { .. }) => anyhow::bail!(
+            "{e}; use --overwrite always (or newer) to replace, or --skip-existing to keep what is there"
+        ),
+        Err(e) => return Err(e.into()),
+    };
     bar.finish_and_clear();
     if !cli.quiet {
         for w in &report.warnings {
@@ -79,13 +115,17 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
         }
     }
     if a.json {
-        serde_json::to_writer_pretty(&mut *out, &report)?;
-        writeln!(out)?;
+        crate::render::write_json(out, serde_json::to_value(&report)?)?;
     } else if cli.verbose {
         writeln!(
             out,
-            "{} files, {} directories, {} symbolic links, {} hard links, {} bytes",
-            report.files, report.dirs, report.symlinks, report.hardlinks, report.bytes
+            "{} files, {} directories, {} symbolic links, {} hard links, {} bytes; {} kept as they were",
+            report.files,
+            report.dirs,
+            report.symlinks,
+            report.hardlinks,
+            report.bytes,
+            report.skipped
         )?;
     }
     Ok(Outcome::Ok)

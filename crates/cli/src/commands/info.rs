@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::args::Cli;
 use crate::commands::{open_image, Outcome};
-use crate::render::rfc3339;
+use crate::render::{rfc3339, write_json};
 
 /// Options of `info`.
 #[derive(Debug, clap::Args)]
@@ -160,6 +160,7 @@ pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome>
         diagnostics.extend(et.diagnostics.iter().cloned());
     }
     let system_area = isoforge::read::sysarea::read_system_area(&img)?;
+    let md5_tag = isoforge::verify::md5_tag::read_tag(img.source())?;
     diagnostics.extend(system_area.diagnostics.iter().cloned());
     let rr = info.rock_ridge.as_ref();
     let mut et_json = serde_json::to_value(&el_torito)?;
@@ -194,11 +195,11 @@ pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome>
         "el_torito": et_json,
         "system_area": system_area,
         "path_tables": path_tables,
+        "implanted_md5": md5_tag,
         "diagnostics": diagnostics,
     });
     if a.json {
-        serde_json::to_writer_pretty(&mut *out, &j)?;
-        writeln!(out)?;
+        write_json(out, j)?;
         return Ok(Outcome::Ok);
     }
     writeln!(out, "Image size     : {} bytes", info.image_size)?;
@@ -297,6 +298,17 @@ pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome>
         write_el_torito(out, et, catalog_path.as_deref())?;
     }
     write_system_area(out, &system_area)?;
+    if let Some(t) = &md5_tag {
+        let mut line = format!("Implanted MD5  : {}", t.md5);
+        if let Some(n) = t.fragment_count {
+            line.push_str(&format!(", {n} fragments"));
+        }
+        line.push_str(&format!(
+            ", last {} sectors skipped (isomd5sum; an integrity check, not proof of authenticity)",
+            t.skip_sectors
+        ));
+        writeln!(out, "{line}")?;
+    }
     for c in &path_tables {
         writeln!(
             out,
@@ -318,56 +330,46 @@ pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome>
     Ok(Outcome::Ok)
 }
 
-/// The `udf` object of `info --json`.
+/// The `udf` object of `info --json`: every key is written, null where no
+/// readable volume gives it a value.
 fn udf_json(info: &isoforge::read::ImageInfo, placeholder: bool) -> Value {
-    let mut v = json!({
+    let u = info.udf.as_ref();
+    let t = |x: &Option<isoforge::IsoTime>| x.as_ref().map(rfc3339);
+    let rev = |r: Option<u16>| r.map(|r| format!("{}.{:02x}", r >> 8, r & 0xFF));
+    let of = |f: &dyn Fn(&isoforge::read::UdfInfo) -> Value| u.map_or(Value::Null, f);
+    json!({
         "present": info.has_udf(),
         "recognition": info.udf_recognition.iter().map(|(s, v)| json!({"sector": s, "id": format!("{v:?}").to_uppercase()})).collect::<Vec<_>>(),
         "iso9660_is_placeholder": placeholder,
-        "readable": info.udf.is_some(),
-    });
-    let Some(u) = &info.udf else {
-        return v;
-    };
-    let t = |x: &Option<isoforge::IsoTime>| x.as_ref().map(rfc3339);
-    let rev = |r: Option<u16>| r.map(|r| format!("{}.{:02x}", r >> 8, r & 0xFF));
-    if let Some(o) = v.as_object_mut() {
-        for (k, x) in [
-            ("revision", json!(u.revision_text())),
-            ("domain_revision", json!(rev(Some(u.domain_revision)))),
-            ("block_size", json!(u.block_size)),
-            ("anchors", json!(u.anchors)),
-            ("reserve_sequence_used", json!(u.reserve_sequence)),
-            ("volume_id", json!(u.volume_id)),
-            ("volume_set_id", json!(u.volume_set_id)),
-            ("logical_volume_id", json!(u.logical_volume_id)),
-            ("file_set_id", json!(u.file_set_id)),
-            ("application_id", json!(u.application_id)),
-            ("implementation_id", json!(u.implementation_id)),
-            ("recorded", json!(t(&u.recorded))),
-            ("partitions", json!(u.partitions)),
-            ("maps", json!(u.maps)),
-            (
-                "integrity",
-                match &u.integrity {
-                    Some(i) => json!({
-                        "state": if i.closed { "closed" } else { "open" },
-                        "recorded": t(&i.recorded),
-                        "files": i.num_files,
-                        "directories": i.num_dirs,
-                        "min_read_revision": rev(i.min_read),
-                        "min_write_revision": rev(i.min_write),
-                        "max_write_revision": rev(i.max_write),
-                        "implementation_id": i.impl_id,
-                    }),
-                    None => Value::Null,
-                },
-            ),
-        ] {
-            o.insert(k.into(), x);
-        }
-    }
-    v
+        "readable": u.is_some(),
+        "revision": of(&|u| json!(u.revision_text())),
+        "domain_revision": of(&|u| json!(rev(Some(u.domain_revision)))),
+        "block_size": of(&|u| json!(u.block_size)),
+        "anchors": of(&|u| json!(u.anchors)),
+        "reserve_sequence_used": of(&|u| json!(u.reserve_sequence)),
+        "volume_id": of(&|u| json!(u.volume_id)),
+        "volume_set_id": of(&|u| json!(u.volume_set_id)),
+        "logical_volume_id": of(&|u| json!(u.logical_volume_id)),
+        "file_set_id": of(&|u| json!(u.file_set_id)),
+        "application_id": of(&|u| json!(u.application_id)),
+        "implementation_id": of(&|u| json!(u.implementation_id)),
+        "recorded": of(&|u| json!(t(&u.recorded))),
+        "partitions": of(&|u| json!(u.partitions)),
+        "maps": of(&|u| json!(u.maps)),
+        "integrity": of(&|u| match &u.integrity {
+            Some(i) => json!({
+                "state": if i.closed { "closed" } else { "open" },
+                "recorded": t(&i.recorded),
+                "files": i.num_files,
+                "directories": i.num_dirs,
+                "min_read_revision": rev(i.min_read),
+                "min_write_revision": rev(i.min_write),
+                "max_write_revision": rev(i.max_write),
+                "implementation_id": i.impl_id,
+            }),
+            None => Value::Null,
+        }),
+    })
 }
 
 /// The UDF lines of `info`.

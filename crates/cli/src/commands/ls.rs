@@ -15,13 +15,13 @@ pub struct Args {
     /// Directory (or file) in the image to list.
     #[arg(default_value = "/")]
     pub path: String,
-    /// List subdirectories recursively (prints full paths).
-    #[arg(short = 'r', long)]
+    /// List subdirectories recursively (prints full paths); -R works too.
+    #[arg(short = 'r', long, visible_short_alias = 'R')]
     pub recursive: bool,
     /// Long format: mode, links, owner, group, size, time, name.
     #[arg(short = 'l', long)]
     pub long: bool,
-    /// One JSON array of entry objects.
+    /// JSON: `{"schema": 1, "entries": [...]}`, one object per entry.
     #[arg(long)]
     pub json: bool,
     /// Which name space to list.
@@ -35,13 +35,20 @@ pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome>
     let view = a.view.into();
     let target = img.lookup(&a.path, view)?;
     let mut first = true;
+    let mut line = Vec::with_capacity(256);
     let mut emit = |out: &mut dyn Write, e: &isoforge::Entry, name: &str| -> std::io::Result<()> {
         if a.json {
-            out.write_all(if first { b"[\n" } else { b",\n" })?;
+            if first {
+                writeln!(out, "{{\"schema\": {}, \"entries\": [", render::SCHEMA)?;
+            } else {
+                out.write_all(b",\n")?;
+            }
             first = false;
             serde_json::to_writer(&mut *out, &render::entry_json(e))?;
         } else if a.long {
-            writeln!(out, "{}", render::long_line(e, name))?;
+            line.clear();
+            render::long_line_into(&mut line, e, name);
+            out.write_all(&line)?;
         } else {
             writeln!(out, "{name}")?;
         }
@@ -60,7 +67,12 @@ pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome>
         }
     }
     if a.json {
-        out.write_all(if first { b"[]\n" } else { b"\n]\n" })?;
+        // Entries stream out as they are read; the object is closed here.
+        if first {
+            writeln!(out, "{{\"schema\": {}, \"entries\": []}}", render::SCHEMA)?;
+        } else {
+            out.write_all(b"\n]}\n")?;
+        }
     }
     Ok(Outcome::Ok)
 }

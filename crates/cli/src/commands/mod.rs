@@ -15,7 +15,10 @@ pub mod implant_md5;
 pub mod info;
 pub mod ls;
 pub mod modify;
+pub mod seed;
+pub mod shell;
 pub mod verify;
+pub mod write;
 
 /// How a command that ran to completion came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +42,14 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         Command::Verify(a) => verify::run(cli, a, out),
         Command::Diff(a) => diff::run(cli, a, out),
         Command::ImplantMd5(a) => implant_md5::run(cli, a, out),
+        Command::Completions(a) => shell::completions(a, out),
+        Command::Man(_) => shell::man(out),
+        Command::Version => {
+            writeln!(out, "isoforge {}", env!("CARGO_PKG_VERSION"))?;
+            Ok(Outcome::Ok)
+        }
+        Command::Seed(a) => seed::run(cli, a, out),
+        Command::Write(a) => write::run(cli, a, out),
     }
 }
 
@@ -75,6 +86,16 @@ impl From<ViewArg> for isoforge::View {
 /// Opens an image file for reading.
 pub fn open_image(path: &std::path::Path) -> anyhow::Result<isoforge::Image<std::fs::File>> {
     use anyhow::Context;
-    let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let f = open_file(path)?;
     isoforge::Image::open(f).with_context(|| format!("{}", path.display()))
+}
+
+/// Opens a file that is read as an image (or any file's bytes); a
+/// directory is refused in words.
+pub fn open_file(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use anyhow::Context;
+    if path.is_dir() {
+        anyhow::bail!("{} is a directory, not an image file", path.display());
+    }
+    std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))
 }

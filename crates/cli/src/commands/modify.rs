@@ -11,6 +11,7 @@ use isoforge::source::ReadAt;
 
 use crate::args::Cli;
 use crate::commands::create::write_image;
+
 use crate::commands::Outcome;
 
 /// Options of `modify`.
@@ -49,6 +50,10 @@ pub struct Args {
     /// New system identifier.
     #[arg(long = "system-id")]
     pub system_id: Option<String>,
+    /// Same input, same bytes: what is added gets no time later than
+    /// SOURCE_DATE_EPOCH, or without it, than the newest time the image records.
+    #[arg(long)]
+    pub reproducible: bool,
     /// Drop what the new image cannot keep (an unknown system area, an Apple
     /// partition map, UDF) instead of refusing.
     #[arg(long)]
@@ -64,7 +69,9 @@ fn pair(s: &str, what: &str) -> anyhow::Result<(String, String)> {
 
 /// Runs `modify`.
 pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    crate::commands::create::check_output(&a.output)?;
     let mut o = ModifyOptions::default();
+    o.cancel = crate::signals::install()?;
     for s in &a.add {
         let (iso, host) = pair(s, "--add")?;
         o.add.push((iso, PathBuf::from(host)));
@@ -80,6 +87,8 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
     o.application = a.application.clone();
     o.system_id = a.system_id.clone();
     o.force = a.force;
+    o.reproducible = a.reproducible;
+    o.source_date_epoch = isoforge::write::source_date_epoch_from_env()?;
     let f = std::fs::File::open(&a.image)
         .with_context(|| format!("cannot open {}", a.image.display()))?;
     let src: Arc<dyn ReadAt> = Arc::new(f);

@@ -19,6 +19,8 @@ pub const GRUB_EFI_MODULES: &str = "/usr/lib/grub/x86_64-efi";
 pub const BIOS_MARKER: &str = "ISOFORGE-BIOS-OK";
 /// Printed by the GRUB EFI program in the EFI system partition.
 pub const EFI_MARKER: &str = "ISOFORGE-EFI-OK";
+/// Printed by the programs in a floppy image made by [`make_floppy`].
+pub const FLOPPY_MARKER: &str = "ISOFORGE-FLOPPY-OK";
 
 fn set_mtime(p: &Path, secs: u64) {
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
@@ -123,4 +125,59 @@ pub fn have_boot_tools() -> bool {
         && ["xorriso", "grub-mkstandalone", "mkfs.vfat", "mcopy"]
             .iter()
             .all(|t| have_tool(t))
+}
+
+/// A position-independent 16-bit real-mode program that prints `text` and
+/// a line break through the BIOS (INT 10h, teletype output), then waits for
+/// ever, polling the keyboard (INT 16h; SeaBIOS's serial console sends
+/// what it holds back when the keyboard is polled).
+fn bios_print_program(text: &str) -> Vec<u8> {
+    #[rustfmt::skip]
+    let mut p = vec![
+        0x0e,             // push cs
+        0x1f,             // pop ds
+        0xe8, 0x00, 0x00, // call next (pushes the address of next)
+        0x5e,             // next: pop si
+        0x83, 0xc6, 0x00, // add si, text - next (set below)
+        0xac,             // print: lodsb
+        0x08, 0xc0,       // or al, al
+        0x74, 0x09,       // jz wait
+        0xb4, 0x0e,       // mov ah, 0x0e
+        0xbb, 0x07, 0x00, // mov bx, 0x0007
+        0xcd, 0x10,       // int 0x10
+        0xeb, 0xf2,       // jmp print
+        0xfb,             // wait: sti
+        0xf4,             // hlt
+        0xb4, 0x01,       // mov ah, 0x01
+        0xcd, 0x16,       // int 0x16
+        0xeb, 0xf8,       // jmp wait
+    ];
+    p[8] = u8::try_from(p.len() - 5).unwrap();
+    p.extend_from_slice(text.as_bytes());
+    p.extend_from_slice(b"\r\n\0");
+    p
+}
+
+/// A 1.44 MB FAT12 floppy image (mkfs.vfat) that boots as El Torito
+/// floppy emulation: its boot sector prints `boot sector:` and
+/// [`FLOPPY_MARKER`]. 512-byte block 4, a reserved sector of the file
+/// system, holds a program that prints `block 4:` and the marker: GRUB's
+/// `boot_hybrid.img` MBR, installed by xorriso's `--grub2-mbr` with the
+/// floppy image as the first boot image, loads that block and runs it.
+pub fn make_floppy(out: &Path) {
+    run(tool("mkfs.vfat")
+        .args(["-C", "-R", "8", "-n", "FLOPPY"])
+        .arg(out)
+        .arg("1440"));
+    let mut img = fs::read(out).unwrap();
+    assert_eq!(img.len(), 1_474_560, "{}", out.display());
+    // jmp short to 0x3e, past the BIOS parameter block.
+    img[..2].copy_from_slice(&[0xeb, 0x3c]);
+    let boot = bios_print_program(&format!("boot sector: {FLOPPY_MARKER}"));
+    assert!(0x3e + boot.len() <= 510);
+    img[0x3e..0x3e + boot.len()].copy_from_slice(&boot);
+    assert_eq!(&img[510..512], &[0x55, 0xaa]);
+    let block4 = bios_print_program(&format!("block 4: {FLOPPY_MARKER}"));
+    img[2048..2048 + block4.len()].copy_from_slice(&block4);
+    fs::write(out, img).unwrap();
 }

@@ -1,35 +1,37 @@
 //! Boots a disk image in QEMU (SeaBIOS or OVMF, as a CD or as a disk) and
-//! watches the serial console for a marker the boot loader prints, or
-//! records what the console shows; and makes copies of images with their
-//! boot structures broken.
+//! judges the boot by what its console shows; and makes copies of images
+//! with their boot structures broken.
+//!
+//! The judge never looks at the raw serial stream, whose line breaks and
+//! cursor moves depend on timing: the stream feeds a screen model
+//! ([`Screen`]), markers are looked for in the printed text with
+//! whitespace left out, and two boots are compared by what their screens
+//! show. Waits are conditions with deadlines; the deadlines scale with a
+//! boot of a known-good image measured on the same machine, so a busy
+//! machine gets more time while a broken image still fails as soon as the
+//! firmware gives up.
 #![allow(dead_code, clippy::unwrap_used)]
+
+#[path = "screen.rs"]
+pub mod screen;
 
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+pub use screen::Screen;
 
 pub const QEMU: &str = "qemu-system-x86_64";
 pub const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 pub const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 
-/// Time a boot that should print its marker gets before it fails.
-pub const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
-/// Time a boot that should not print its marker is watched: about twenty
-/// times what a good boot takes. OVMF usually gives up sooner (see
-/// [`GAVE_UP`]); a broken MBR boot code can hang SeaBIOS without a word.
-pub fn no_boot_timeout(fw: Firmware) -> Duration {
-    match fw {
-        Firmware::SeaBios => Duration::from_secs(20),
-        Firmware::Ovmf => Duration::from_secs(60),
-    }
-}
-
 /// What the firmware prints once it has tried every boot device: SeaBIOS
 /// (on the serial console set up by [`Firmware::SeaBios`]) and OVMF, which
 /// falls back to its built-in shell.
-const GAVE_UP: &[&str] = &["No bootable device.", "Shell> "];
+pub const GAVE_UP: &[&str] = &["No bootable device.", "Shell> "];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Firmware {
@@ -61,6 +63,100 @@ pub fn have_qemu(fw: Firmware) -> bool {
         }
 }
 
+// ---------------------------------------------------------------------------
+// Deadlines
+
+/// How long the firmware takes to reach a known point on this machine now:
+/// SeaBIOS booting a one-sector disk that prints a line, OVMF starting
+/// with no boot device until its shell prompt. Measured once per test
+/// program, the first time a deadline is asked for.
+pub fn calibration(fw: Firmware) -> Duration {
+    static SEABIOS: OnceLock<Duration> = OnceLock::new();
+    static OVMF: OnceLock<Duration> = OnceLock::new();
+    let cell = match fw {
+        Firmware::SeaBios => &SEABIOS,
+        Firmware::Ovmf => &OVMF,
+    };
+    *cell.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("isoforge-calibration-")
+            .tempdir()
+            .unwrap();
+        let (img, media, marker) = match fw {
+            Firmware::SeaBios => {
+                let img = dir.path().join("calibration.img");
+                fs::write(&img, calibration_disk()).unwrap();
+                (Some(img), Media::IdeDisk, CALIBRATION_MARKER)
+            }
+            Firmware::Ovmf => (None, Media::IdeDisk, "Shell>"),
+        };
+        // Generous: this is the known-good run every other deadline is
+        // derived from; it ends as soon as its text shows.
+        let mut q = Qemu::start(img.as_deref(), fw, media);
+        let (_, _, timed_out) = q.watch(Duration::from_secs(300), |s| s.printed(marker));
+        let (elapsed, stderr) = q.stop();
+        assert!(
+            !timed_out,
+            "{fw:?} calibration boot did not show {marker:?} in 300 s: the harness is broken\n{stderr}"
+        );
+        eprintln!("{fw:?} calibration boot: {:.1} s", elapsed.as_secs_f64());
+        elapsed
+    })
+}
+
+/// What the calibration disk prints.
+pub const CALIBRATION_MARKER: &str = "ISOFORGE-CALIBRATION-OK";
+
+/// A one-sector disk whose boot code prints [`CALIBRATION_MARKER`] through
+/// INT 10h and halts.
+fn calibration_disk() -> Vec<u8> {
+    // cld; xor ax,ax; mov ds,ax; mov si,msg
+    // next: lodsb; test al,al; jz done; mov ah,0x0e; mov bx,7; int 0x10; jmp next
+    // done: sti; hlt; jmp $-1
+    // (with interrupts on: SeaBIOS's serial console sends the last
+    // character it was given when its timer next fires)
+    let msg_at: u16 = 0x7c00 + 26;
+    let mut code = vec![0xfc, 0x31, 0xc0, 0x8e, 0xd8, 0xbe];
+    code.extend(msg_at.to_le_bytes());
+    code.extend([
+        0xac, 0x84, 0xc0, 0x74, 0x09, 0xb4, 0x0e, 0xbb, 0x07, 0x00, 0xcd, 0x10, 0xeb, 0xf2, 0xfb,
+        0xf4, 0xeb, 0xfd,
+    ]);
+    assert_eq!(code.len(), 26);
+    code.extend(CALIBRATION_MARKER.as_bytes());
+    code.extend(b"\r\n\0");
+    code.resize(510, 0);
+    code.extend([0x55, 0xaa]);
+    code.resize(1 << 20, 0);
+    code
+}
+
+/// How long a boot that should show its marker may take under `fw`:
+/// many times the calibration boot, and never less than a floor that a
+/// quiet machine never comes near.
+pub fn boot_timeout(fw: Firmware) -> Duration {
+    let (factor, floor) = match fw {
+        Firmware::SeaBios => (25, 60),
+        Firmware::Ovmf => (6, 90),
+    };
+    (calibration(fw) * factor).max(Duration::from_secs(floor))
+}
+
+/// How long a boot that should not show its marker is watched. The
+/// firmware usually gives up long before (see [`GAVE_UP`]); a broken MBR
+/// boot code can hang SeaBIOS without a word, so this is the time after
+/// which a good boot would certainly have shown its marker.
+pub fn no_boot_timeout(fw: Firmware) -> Duration {
+    let (factor, floor) = match fw {
+        Firmware::SeaBios => (10, 20),
+        Firmware::Ovmf => (3, 60),
+    };
+    (calibration(fw) * factor).max(Duration::from_secs(floor))
+}
+
+// ---------------------------------------------------------------------------
+// One boot, judged by a marker
+
 /// What one boot printed.
 #[derive(Debug)]
 pub struct Boot {
@@ -73,7 +169,7 @@ pub struct Boot {
     pub exited: Option<std::process::ExitStatus>,
     pub timed_out: bool,
     pub elapsed: Duration,
-    pub serial: String,
+    pub screen: Screen,
     pub stderr: String,
 }
 
@@ -97,14 +193,14 @@ impl Boot {
         }
         let _ = write!(
             s,
-            "\n--- serial console (escape sequences removed) ---\n{}\n--- QEMU stderr ---\n{}",
-            readable(&self.serial),
+            "\n--- console screen (rows scrolled off first) ---\n{}\n--- QEMU stderr ---\n{}",
+            self.screen.lines().join("\n").trim_end(),
             self.stderr.trim_end()
         );
         s
     }
 
-    /// Panics with the console output unless the marker was printed.
+    /// Panics with the console screen unless the marker was printed.
     pub fn assert_booted(&self) -> &Self {
         assert!(self.found, "{}", self.describe());
         eprintln!(
@@ -115,7 +211,7 @@ impl Boot {
         self
     }
 
-    /// Panics with the console output if the marker was printed.
+    /// Panics with the console screen if the marker was printed.
     pub fn assert_not_booted(&self) -> &Self {
         assert!(!self.found, "{}", self.describe());
         eprintln!(
@@ -127,41 +223,15 @@ impl Boot {
         self
     }
 
-    /// Panics unless the console shows `text` (e.g. which device booted).
+    /// Panics unless the console printed `text` (e.g. which device booted).
     pub fn assert_console_shows(&self, text: &str) -> &Self {
         assert!(
-            readable(&self.serial).contains(text),
+            self.screen.printed(text),
             "console does not show {text:?}\n{}",
             self.describe()
         );
         self
     }
-}
-
-/// The serial log without ANSI escape sequences and carriage returns.
-pub fn readable(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\u{1b}' => {
-                // CSI: ESC [ params final-byte; other escapes: ESC + one char.
-                if chars.peek() == Some(&'[') {
-                    chars.next();
-                    for c in chars.by_ref() {
-                        if ('@'..='~').contains(&c) {
-                            break;
-                        }
-                    }
-                } else {
-                    chars.next();
-                }
-            }
-            '\r' => {}
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Kills QEMU when dropped, so a panicking test leaves no process behind.
@@ -213,16 +283,20 @@ struct Qemu {
 }
 
 impl Qemu {
-    /// Starts QEMU on `img`.
+    /// Starts QEMU on `img` (no drive at all when `None`).
     ///
     /// TCG is used unless `ISOFORGE_QEMU_ACCEL` names another accelerator:
     /// it needs no host support and behaves the same on every machine.
-    fn start(img: &Path, fw: Firmware, media: Media) -> Qemu {
+    fn start(img: Option<&Path>, fw: Firmware, media: Media) -> Qemu {
         let what = format!(
             "{:?} from {:?}: {}",
             fw,
             media,
-            img.file_name().unwrap().to_string_lossy()
+            img.map_or("no drive".into(), |i| i
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned())
         );
         let work = tempfile::Builder::new()
             .prefix("isoforge-qemu-")
@@ -261,8 +335,10 @@ impl Qemu {
                     ));
             }
         }
-        cmd.args(drive_args(img, media))
-            .stdin(Stdio::null())
+        if let Some(img) = img {
+            cmd.args(drive_args(img, media));
+        }
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(fs::File::create(&stderr).unwrap());
         let start = Instant::now();
@@ -280,29 +356,29 @@ impl Qemu {
         }
     }
 
-    /// Reads the serial log every 100 ms and hands it to `done` until that
-    /// returns true, QEMU exits, or `timeout` passes. Returns QEMU's exit
-    /// status if it ended by itself (its log was then read to the end), and
-    /// whether the time ran out.
+    /// Renders the serial log on a screen every 100 ms and hands it to
+    /// `done` until that returns true, QEMU exits, or `timeout` passes.
+    /// Returns the last screen, QEMU's exit status if it ended by itself
+    /// (its log was then read to the end), and whether the time ran out.
     fn watch(
         &mut self,
         timeout: Duration,
-        mut done: impl FnMut(String) -> bool,
-    ) -> (Option<std::process::ExitStatus>, bool) {
+        mut done: impl FnMut(&Screen) -> bool,
+    ) -> (Screen, Option<std::process::ExitStatus>, bool) {
         loop {
             // Read the exit status first: a log read after QEMU ended is
             // complete.
             let exited = self.process.0.try_wait().unwrap();
-            let log =
-                String::from_utf8_lossy(&fs::read(&self.serial).unwrap_or_default()).into_owned();
-            if done(log) {
-                return (None, false);
+            let log = fs::read(&self.serial).unwrap_or_default();
+            let screen = Screen::of(&String::from_utf8_lossy(&log));
+            if done(&screen) {
+                return (screen, None, false);
             }
             if exited.is_some() {
-                return (exited, false);
+                return (screen, exited, false);
             }
             if self.start.elapsed() > timeout {
-                return (None, true);
+                return (screen, None, true);
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -318,41 +394,44 @@ impl Qemu {
     }
 }
 
-/// Boots `img` and waits until the serial console shows `marker`, the
+/// Boots `img` and waits until the console has printed `marker`, the
 /// firmware gives up, QEMU exits, or `timeout` passes; then stops QEMU.
 pub fn boot(img: &Path, fw: Firmware, media: Media, marker: &str, timeout: Duration) -> Boot {
-    let mut qemu = Qemu::start(img, fw, media);
-    let mut result = Boot {
-        what: qemu.what.clone(),
-        marker: marker.to_string(),
-        found: false,
-        gave_up: None,
-        exited: None,
-        timed_out: false,
-        elapsed: Duration::ZERO,
-        serial: String::new(),
-        stderr: String::new(),
-    };
-    (result.exited, result.timed_out) = qemu.watch(timeout, |log| {
-        // SeaBIOS's serial console moves the cursor with escape sequences
-        // in the middle of text.
-        let text = readable(&log);
-        result.found = text.contains(marker);
-        result.gave_up = GAVE_UP.iter().copied().find(|g| text.contains(g));
-        result.serial = log;
-        result.found || result.gave_up.is_some()
+    let mut qemu = Qemu::start(Some(img), fw, media);
+    let mut found = false;
+    let mut gave_up = None;
+    let (screen, exited, timed_out) = qemu.watch(timeout, |s| {
+        found = s.printed(marker);
+        gave_up = GAVE_UP.iter().copied().find(|g| s.printed(g));
+        found || gave_up.is_some()
     });
-    (result.elapsed, result.stderr) = qemu.stop();
-    result
+    let what = qemu.what.clone();
+    let (elapsed, stderr) = qemu.stop();
+    Boot {
+        what,
+        marker: marker.to_string(),
+        found,
+        gave_up,
+        exited,
+        timed_out,
+        elapsed,
+        screen,
+        stderr,
+    }
 }
 
-/// What the serial console showed during one boot, up to a stop text.
+// ---------------------------------------------------------------------------
+// One boot, recorded to be compared with another
+
+/// What the console showed during one boot, up to a stop text.
 #[derive(Debug)]
 pub struct Transcript {
     pub what: String,
-    /// The console text ([`readable`]), up to and including the first stop
-    /// text it shows.
-    pub text: String,
+    /// The screen when the run ended.
+    pub screen: Screen,
+    /// What the screen shows ([`Screen::shown`]: whitespace left out),
+    /// up to and including the first stop text it shows.
+    pub shown: String,
     /// The stop text that ended the run.
     pub stop: Option<String>,
     /// QEMU ended by itself (otherwise it was killed).
@@ -377,23 +456,50 @@ impl Transcript {
         }
         s
     }
+
+    /// Whether the console printed `text` (whitespace ignored).
+    pub fn printed(&self, text: &str) -> bool {
+        self.screen.printed(text)
+    }
+
+    /// The verdict: `other` boots like `self` when its screen shows the
+    /// same text up to the same stop.
+    pub fn alike(&self, other: &Transcript) -> bool {
+        self.stop.is_some() && self.stop == other.stop && self.shown == other.shown
+    }
+
+    /// Both screens side by side, with where their text parts, for a
+    /// failure message.
+    pub fn compare(&self, other: &Transcript) -> String {
+        let n = self
+            .shown
+            .chars()
+            .zip(other.shown.chars())
+            .take_while(|(a, b)| a == b)
+            .count();
+        let around =
+            |s: &str| -> String { s.chars().skip(n.saturating_sub(20)).take(60).collect() };
+        format!(
+            "the screens part after {n} characters (whitespace aside):\n  first:  ...{}\n  second: ...{}\n{}\n--- QEMU stderr of the second ---\n{}",
+            around(&self.shown),
+            around(&other.shown),
+            screen::side_by_side(
+                &format!("{} ({})", self.what, self.ending()),
+                &self.screen.lines(),
+                &format!("{} ({})", other.what, other.ending()),
+                &other.screen.lines(),
+            ),
+            other.stderr.trim_end()
+        )
+    }
 }
 
-/// Where `text` is cut: after the stop text that ends first in it; and
-/// which stop text that is.
-fn cut_at_stop<'a>(text: &str, stops: &[&'a str]) -> Option<(usize, &'a str)> {
-    stops
-        .iter()
-        .filter_map(|s| text.find(s).map(|i| (i + s.len(), *s)))
-        .min()
-}
-
-/// Boots `img` and records the serial console until it shows one of
+/// Boots `img` and records the console until its screen shows one of
 /// `stops`, QEMU exits, or `timeout` passes; then stops QEMU.
 ///
-/// The transcript holds only the text before the first stop text (and the
-/// stop text), so a boot loader's countdown or a firmware's retries after
-/// it do not depend on when the console was last read.
+/// The transcript holds what the screen shows up to the first stop text,
+/// so a boot loader's countdown or a firmware's retries after it do not
+/// depend on when the console was last read.
 pub fn transcript(
     img: &Path,
     fw: Firmware,
@@ -401,32 +507,21 @@ pub fn transcript(
     stops: &[&str],
     timeout: Duration,
 ) -> Transcript {
-    let mut qemu = Qemu::start(img, fw, media);
-    let mut result = Transcript {
-        what: qemu.what.clone(),
-        text: String::new(),
-        stop: None,
-        exited: None,
-        timed_out: false,
-        elapsed: Duration::ZERO,
-        stderr: String::new(),
-    };
-    (result.exited, result.timed_out) = qemu.watch(timeout, |log| {
-        let text = readable(&log);
-        match cut_at_stop(&text, stops) {
-            Some((end, stop)) => {
-                result.text = text[..end].to_string();
-                result.stop = Some(stop.to_string());
-                true
-            }
-            None => {
-                result.text = text;
-                false
-            }
-        }
-    });
-    (result.elapsed, result.stderr) = qemu.stop();
-    result
+    let mut qemu = Qemu::start(Some(img), fw, media);
+    let (screen, exited, timed_out) = qemu.watch(timeout, |s| s.shown_until(stops).1.is_some());
+    let (shown, stop) = screen.shown_until(stops);
+    let what = qemu.what.clone();
+    let (elapsed, stderr) = qemu.stop();
+    Transcript {
+        what,
+        screen,
+        shown,
+        stop: stop.map(str::to_string),
+        exited,
+        timed_out,
+        elapsed,
+        stderr,
+    }
 }
 
 /// A copy of `img` at `dir/name` with `ranges` (byte offset, length) zeroed.
@@ -481,4 +576,105 @@ pub fn backup_gpt_offset(img: &Path) -> u64 {
     let h = read_at(img, 512, 512);
     assert_eq!(&h[..8], b"EFI PART", "{}: no GPT header", img.display());
     u64::from_le_bytes(h[32..40].try_into().unwrap()) * 512
+}
+
+/// One boot entry of an El Torito catalog, read straight from its bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct CatalogEntry {
+    /// Platform of the validation entry or section header (0 BIOS, 0xef
+    /// UEFI).
+    pub platform: u8,
+    /// Byte offset of the section header that introduces the entry, or
+    /// `None` for the default entry.
+    pub header: Option<u64>,
+    /// Number of entries under that header.
+    pub header_entries: u16,
+    /// Block address of the boot image.
+    pub load_rba: u32,
+}
+
+/// The entries of `img`'s boot catalog: the default entry, then every
+/// section's entries.
+pub fn catalog_entries(img: &Path) -> Vec<CatalogEntry> {
+    let cat_at = catalog_offset(img);
+    let cat = read_at(img, cat_at, 2048);
+    assert_eq!(cat[0], 1, "{}: no validation entry", img.display());
+    let le32 = |b: &[u8]| u32::from_le_bytes(b[..4].try_into().unwrap());
+    let mut v = vec![CatalogEntry {
+        platform: cat[1],
+        header: None,
+        header_entries: 1,
+        load_rba: le32(&cat[40..]),
+    }];
+    let mut at = 64;
+    while at + 32 <= cat.len() && matches!(cat[at], 0x90 | 0x91) {
+        let platform = cat[at + 1];
+        let n = u16::from_le_bytes([cat[at + 2], cat[at + 3]]);
+        let last = cat[at] == 0x91;
+        let header = at;
+        at += 32;
+        for _ in 0..n {
+            if at + 32 > cat.len() {
+                break;
+            }
+            v.push(CatalogEntry {
+                platform,
+                header: Some(cat_at + header as u64),
+                header_entries: n,
+                load_rba: le32(&cat[at + 8..]),
+            });
+            at += 32;
+        }
+        if last {
+            break;
+        }
+    }
+    v
+}
+
+/// A copy of `img` whose catalog has no UEFI entry: each UEFI section's
+/// header and entries are zeroed, which ends the catalog there.
+pub fn without_efi_entries(img: &Path, dir: &Path, name: &str) -> PathBuf {
+    let ranges: Vec<(u64, usize)> = catalog_entries(img)
+        .iter()
+        .filter(|e| e.platform == 0xef)
+        .filter_map(|e| {
+            e.header
+                .map(|h| (h, 32 * (1 + usize::from(e.header_entries))))
+        })
+        .collect();
+    assert!(!ranges.is_empty(), "{}: no UEFI section", img.display());
+    broken_copy(img, dir, name, &ranges)
+}
+
+/// A copy of `img` whose BIOS boot image has a wrong boot info table: its
+/// checksum field (bytes 20-23 of the image) is inverted. ISOLINUX checks
+/// it and refuses to start.
+pub fn with_wrong_boot_info_table(img: &Path, dir: &Path, name: &str) -> PathBuf {
+    use std::os::unix::fs::FileExt;
+    let e = catalog_entries(img)[0];
+    assert_eq!(
+        e.platform,
+        0,
+        "{}: the default entry is not BIOS",
+        img.display()
+    );
+    let at = u64::from(e.load_rba) * 2048;
+    let table = read_at(img, at + 8, 16);
+    assert_eq!(
+        u32::from_le_bytes(table[..4].try_into().unwrap()),
+        16,
+        "{}: the BIOS boot image has no boot info table",
+        img.display()
+    );
+    let out = dir.join(name);
+    fs::copy(img, &out).unwrap();
+    let csum: Vec<u8> = table[12..16].iter().map(|b| !b).collect();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&out)
+        .unwrap()
+        .write_all_at(&csum, at + 20)
+        .unwrap();
+    out
 }

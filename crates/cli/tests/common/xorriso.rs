@@ -1,5 +1,6 @@
 //! xorriso's `-report_el_torito plain -report_system_area plain`, and a
-//! field-by-field comparison of it with `isoforge info --json`.
+//! field-by-field comparison of it with `isoforge info --json`; the volume
+//! dates by `-pvd_info`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -178,4 +179,36 @@ pub fn mkisofs(args: &[&str], img: &Path, src: &Path) {
         .arg("-o")
         .arg(img)
         .arg(src));
+}
+
+/// The primary volume descriptor's creation and modification dates as
+/// xorriso's `-pvd_info` shows them (digits as recorded, taken as UTC).
+pub fn volume_dates(img: &Path) -> (i64, i64) {
+    let out = run(Command::new("xorriso")
+        .arg("-indev")
+        .arg(img)
+        .arg("-pvd_info"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |key: &str| -> i64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("no {key:?} in\n{text}"));
+        let d = line.split(':').nth(1).unwrap().trim();
+        // YYYYMMDDhhmmsscc, read by date(1).
+        let civil = format!(
+            "{}-{}-{} {}:{}:{}",
+            &d[0..4],
+            &d[4..6],
+            &d[6..8],
+            &d[8..10],
+            &d[10..12],
+            &d[12..14]
+        );
+        let out = run(Command::new("date")
+            .env("TZ", "UTC")
+            .args(["-d", &civil, "+%s"]));
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    (field("Creation Time"), field("Modif. Time"))
 }

@@ -1,5 +1,5 @@
 //! ECMA-167 3/10.2 anchor volume descriptor pointer: at sector 256, and at
-//! N-256 and/or N-1 of a volume of N sectors; it gives the extents of the
+//! N-256 and/or N, N being the last sector; it gives the extents of the
 //! main and reserve volume descriptor sequences.
 
 use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout, Unaligned};

@@ -60,6 +60,17 @@ pub(crate) fn ranges<S: ReadAt>(img: &Image<S>, e: &Entry) -> Result<Vec<DataRun
 /// The zisofs file header magic.
 const ZISOFS_MAGIC: [u8; 8] = [0x37, 0xE4, 0x53, 0x96, 0xC9, 0xDB, 0xD6, 0x07];
 
+/// The most bytes a compressed zisofs block of `bs` bytes may take: zlib's
+/// worst case for that much input (its conservative `deflateBound`), which
+/// is the limit the Linux kernel's isofs reader enforces. Writers stay
+/// below it: libisofs (xorriso) and mkzftree compress each block with
+/// `compress2` into a buffer of `compressBound(bs)` bytes, a few dozen
+/// bytes over the block size for data that does not compress. For 128 KiB
+/// blocks (the largest) this is 149,515 bytes.
+const fn max_stored_block(bs: usize) -> usize {
+    bs + bs.div_ceil(8) + bs.div_ceil(64) + 11
+}
+
 /// Reads a file's contents. Implements [`Read`].
 pub struct FileReader<'a, S: ReadAt> {
     img: &'a Image<S>,
@@ -210,9 +221,18 @@ impl<'a, S: ReadAt> FileReader<'a, S> {
         else {
             return Err(self.corrupt("more data than block pointers"));
         };
+        let stored = (end - start) as usize;
+        let limit = max_stored_block(bs);
+        if stored > limit {
+            // Checked before anything is allocated for it.
+            return Err(self.corrupt(format!(
+                "block {} is stored in {stored} bytes; a zlib stream of a {bs}-byte block needs {limit} at most",
+                z.block
+            )));
+        }
         let mut out = vec![0u8; want];
         if end > start {
-            let mut input = vec![0u8; (end - start) as usize];
+            let mut input = vec![0u8; stored];
             self.read_stored_at(start.into(), &mut input)?;
             let mut d = Decompress::new(true);
             // Output is bounded by `out`, which has exactly the block's size.

@@ -36,7 +36,7 @@ use isoforge_format::ecma119::DirRecord;
 use isoforge_format::time::IsoTime;
 use isoforge_format::SECTOR;
 
-use crate::error::{Diagnostic, Error, Result};
+use crate::error::{Diagnostic, Error, Refusal, Result};
 use crate::options::{Limits, ReadOptions, Strictness, View};
 use crate::source::ReadAt;
 
@@ -573,9 +573,7 @@ impl<S: ReadAt> Image<S> {
         match &self.udf {
             UdfState::Open(v) => Ok(v),
             UdfState::Failed(e) => Err(e.duplicate()),
-            UdfState::Absent => Err(Error::InvalidInput(
-                "this image has no UDF file system; try --view iso9660 or joliet".into(),
-            )),
+            UdfState::Absent => Err(Error::Refused(Refusal::NoSuchView(View::Udf))),
         }
     }
 
@@ -715,9 +713,7 @@ impl<S: ReadAt> Image<S> {
         };
         let primary = self.info.primary().ok_or_else(|| {
             if self.info.udf.is_some() {
-                Error::InvalidInput(
-                    "this image has no ISO 9660 file system, only UDF; try --view udf".into(),
-                )
+                Error::Refused(Refusal::OnlyUdf(view))
             } else {
                 Error::corrupt(
                     "volume descriptor set",
@@ -730,21 +726,21 @@ impl<S: ReadAt> Image<S> {
         let (vd, joliet, rock_ridge) = match view {
             View::RockRidge => {
                 if rr.is_none() {
-                    return Err(Error::InvalidInput("this image has no Rock Ridge extensions; try --view joliet or --view iso9660".into()));
+                    return Err(Error::Refused(Refusal::NoSuchView(View::RockRidge)));
                 }
                 (primary, false, true)
             }
             View::Joliet => (
-                self.info.joliet().ok_or_else(|| {
-                    Error::InvalidInput("this image has no Joliet tree; try --view iso9660".into())
-                })?,
+                self.info
+                    .joliet()
+                    .ok_or(Error::Refused(Refusal::NoSuchView(View::Joliet)))?,
                 true,
                 false,
             ),
             View::Enhanced => (
-                self.info.enhanced_vd().ok_or_else(|| {
-                    Error::InvalidInput("this image has no ISO 9660:1999 tree".into())
-                })?,
+                self.info
+                    .enhanced_vd()
+                    .ok_or(Error::Refused(Refusal::NoSuchView(View::Enhanced)))?,
                 false,
                 false,
             ),

@@ -12,6 +12,7 @@
 //! page cache costs far less than the slowest digest, so mapping would not
 //! make the pass faster.
 
+use std::io::Read;
 use std::sync::mpsc;
 use std::sync::Arc;
 
@@ -117,6 +118,54 @@ pub fn digest<S: ReadAt + ?Sized>(
     digest_with_tag(src, algos, None, progress).map(|(d, _)| d)
 }
 
+/// [`digest`] of a stream (standard input, a pipe), read once to its end.
+pub fn digest_reader<R: Read>(
+    mut reader: R,
+    algos: &[Algo],
+    progress: Option<&(dyn Fn(u64) + Sync)>,
+) -> Result<Digests> {
+    let mut hashers: Vec<HashSink> = dedup(algos).into_iter().map(HashSink::new).collect();
+    let size = {
+        let mut sinks: Vec<&mut dyn Sink> = Vec::new();
+        for h in hashers.iter_mut() {
+            sinks.push(h);
+        }
+        feed(
+            CHUNK,
+            POOL,
+            |_, buf| read_full(&mut reader, buf).map_err(Error::from),
+            &mut sinks,
+            progress,
+        )?
+    };
+    let values = hashers.into_iter().map(HashSink::finish).collect();
+    Ok(Digests { size, values })
+}
+
+/// Reads until `buf` is full or the stream ends; the bytes read.
+fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while let Some(rest) = buf.get_mut(n..).filter(|r| !r.is_empty()) {
+        match r.read(rest) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn dedup(algos: &[Algo]) -> Vec<Algo> {
+    let mut wanted: Vec<Algo> = Vec::new();
+    for a in algos {
+        if !wanted.contains(a) {
+            wanted.push(*a);
+        }
+    }
+    wanted
+}
+
 /// [`digest`] plus, in the same pass, the isomd5sum check described by `tag`.
 pub(crate) fn digest_with_tag<S: ReadAt + ?Sized>(
     src: &S,
@@ -125,13 +174,7 @@ pub(crate) fn digest_with_tag<S: ReadAt + ?Sized>(
     progress: Option<&(dyn Fn(u64) + Sync)>,
 ) -> Result<(Digests, Option<Check>)> {
     let size = src.size()?;
-    let mut wanted: Vec<Algo> = Vec::new();
-    for a in algos {
-        if !wanted.contains(a) {
-            wanted.push(*a);
-        }
-    }
-    let mut hashers: Vec<HashSink> = wanted.iter().map(|a| HashSink::new(*a)).collect();
+    let mut hashers: Vec<HashSink> = dedup(algos).into_iter().map(HashSink::new).collect();
     let mut tag_sink = tag.map(TagSink::new);
     let end = match &tag_sink {
         // The tag covers a prefix of the image; plain digests need all of it.
@@ -189,6 +232,25 @@ pub(crate) fn run_pass<S: ReadAt + ?Sized>(
     let chunk_len = usize::try_from(end).map_or(CHUNK, |e| e.min(CHUNK));
     let chunks_needed = end.div_ceil(CHUNK as u64);
     let pool_len = usize::try_from(chunks_needed).map_or(POOL, |n| n.min(POOL));
+    let fill = |offset: u64, buf: &mut [u8]| {
+        let n = usize::try_from(end - offset).map_or(buf.len(), |r| r.min(buf.len()));
+        let dst = buf.get_mut(..n).unwrap_or_default();
+        src.read_exact_at(offset, dst)
+            .map_err(|e| Error::io_at(e, offset))?;
+        Ok(n)
+    };
+    feed(chunk_len, pool_len, fill, sinks, progress).map(|_| ())
+}
+
+/// Hands the pieces `fill` reads (until it reads none) to every sink, each
+/// on its own thread; the bytes read.
+fn feed(
+    chunk_len: usize,
+    pool_len: usize,
+    mut fill: impl FnMut(u64, &mut [u8]) -> Result<usize>,
+    sinks: &mut [&mut dyn Sink],
+    progress: Option<&(dyn Fn(u64) + Sync)>,
+) -> Result<u64> {
     let (home_tx, pool_rx) = mpsc::channel::<Vec<u8>>();
     for _ in 0..pool_len {
         // Cannot fail: the receiver is alive.
@@ -210,18 +272,20 @@ pub(crate) fn run_pass<S: ReadAt + ?Sized>(
 
         let mut result = Ok(());
         let mut offset = 0u64;
-        while offset < end {
+        loop {
             let Ok(mut buf) = pool_rx.recv() else {
                 result = Err(Error::InvalidInput("digest buffer pool closed".into()));
                 break;
             };
-            let n = usize::try_from(end - offset).map_or(chunk_len, |r| r.min(chunk_len));
             buf.resize(chunk_len, 0);
-            let Some(dst) = buf.get_mut(..n) else { break };
-            if let Err(e) = src.read_exact_at(offset, dst) {
-                result = Err(Error::io_at(e, offset));
-                break;
-            }
+            let n = match fill(offset, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
             let chunk = Arc::new(Chunk {
                 buf,
                 len: n,
@@ -247,7 +311,7 @@ pub(crate) fn run_pass<S: ReadAt + ?Sized>(
                 result = Err(Error::InvalidInput("a digest thread panicked".into()));
             }
         }
-        result
+        result.map(|()| offset)
     })
 }
 
@@ -297,6 +361,27 @@ mod tests {
             assert_eq!(d.hex(Algo::Md5).unwrap(), hex(Algo::Md5, &data));
             assert_eq!(d.iter().count(), 2);
             assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), len as u64);
+        }
+    }
+
+    #[test]
+    fn streams_give_the_digests_of_positional_reads() {
+        /// Hands out at most 1000 bytes per read, as a pipe may.
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = buf.len().min(self.0.len()).min(1000);
+                let (now, rest) = self.0.split_at(n);
+                buf[..n].copy_from_slice(now);
+                self.0 = rest;
+                Ok(n)
+            }
+        }
+        for len in [0, 1, CHUNK, 2 * CHUNK + 7] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 % 253) as u8).collect();
+            let algos = [Algo::Sha512, Algo::Sha1];
+            let streamed = digest_reader(Trickle(&data), &algos, None).unwrap();
+            assert_eq!(streamed, digest(&data, &algos, None).unwrap(), "{len}");
         }
     }
 

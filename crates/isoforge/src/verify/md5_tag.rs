@@ -38,7 +38,7 @@ use std::os::unix::fs::FileExt;
 use super::digest::{run_pass, Sink};
 use super::md5::Md5;
 use super::Check;
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result};
 use crate::source::ReadAt;
 
 const SECTOR: u64 = 2048;
@@ -399,9 +399,7 @@ pub fn implant(
         ));
     };
     if !opts.force && appdata(&sector).iter().any(|b| *b != b' ') {
-        return Err(Error::InvalidInput(
-            "the application-use field of the primary volume descriptor is in use; not implanting (use --force to overwrite it)".into(),
-        ));
+        return Err(Error::Refused(Refusal::ApplicationUseInUse));
     }
     let total = pvd.volume_bytes.saturating_sub(SKIPSECTORS * SECTOR);
     let size = ReadAt::size(file)?;

@@ -14,7 +14,7 @@
 
 use std::fmt;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, VerifyInput};
 use crate::source::ReadAt;
 
 pub mod digest;
@@ -23,7 +23,7 @@ pub mod md5_tag;
 pub mod sig;
 pub mod sums;
 
-pub use digest::{digest, Digests};
+pub use digest::{digest, digest_reader, Digests};
 
 /// A digest algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -314,6 +314,12 @@ fn sums_checks(
         }
     };
     let entries = sums::parse(&signed_text);
+    if entries.is_empty() {
+        return Err(Error::verify_input(
+            VerifyInput::Sums,
+            "has no checksum lines (HEX  NAME, or ALGO (NAME) = HEX)",
+        ));
+    }
     match sums::select(&entries, name) {
         Ok(chosen) => {
             for e in chosen {

@@ -17,7 +17,7 @@ use pgp::crypto::hash::HashAlgorithm;
 use pgp::packet::{Signature, SignatureType};
 use pgp::types::{Duration, KeyDetails, Tag, Timestamp};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, VerifyInput};
 
 /// The key that made a good signature.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -65,6 +65,7 @@ impl Keyring {
         let mut keys = Vec::new();
         let mut errors = Vec::new();
         let text = std::str::from_utf8(bytes).ok();
+        let armored = text.is_some_and(|t| t.contains(ARMOR_BEGIN));
         match text.filter(|t| t.contains(ARMOR_BEGIN)) {
             Some(t) => {
                 let starts: Vec<usize> = t.match_indices(ARMOR_BEGIN).map(|(i, _)| i).collect();
@@ -83,13 +84,18 @@ impl Keyring {
             },
         }
         if keys.is_empty() {
-            let why = errors
-                .first()
-                .cloned()
-                .unwrap_or_else(|| "no keys found".into());
-            return Err(Error::InvalidInput(format!(
-                "keyring holds no usable OpenPGP public key: {why}"
-            )));
+            // rPGP's own texts ("unknown packet header version ...") say
+            // nothing to a user: say what the file is not.
+            let why = if bytes.iter().all(u8::is_ascii_whitespace) {
+                "is empty"
+            } else if armored {
+                "holds no OpenPGP public key: its ASCII-armored block is not a key, or is damaged"
+            } else if errors.is_empty() {
+                "holds no OpenPGP public key"
+            } else {
+                "is not an OpenPGP keyring: it is neither binary OpenPGP key packets nor an ASCII-armored key block"
+            };
+            return Err(Error::verify_input(VerifyInput::Keyring, why));
         }
         Ok(Keyring { keys })
     }
@@ -132,8 +138,9 @@ pub fn is_cleartext(text: &[u8]) -> bool {
 }
 
 fn parse_cleartext(text: &[u8]) -> Result<CleartextSignedMessage> {
-    let t = std::str::from_utf8(text)
-        .map_err(|_| Error::InvalidInput("clear-signed SUMS file is not UTF-8".into()))?;
+    let t = std::str::from_utf8(text).map_err(|_| {
+        Error::verify_input(VerifyInput::Sums, "is clear-signed but is not UTF-8 text")
+    })?;
     let t = t.trim_start_matches('\u{feff}').trim_start();
     // Whatever follows the signature block is not signed: drop it, as gpg does.
     // Dash-escaping keeps a signed line from starting with "-----".
@@ -144,7 +151,12 @@ fn parse_cleartext(text: &[u8]) -> Result<CleartextSignedMessage> {
     };
     CleartextSignedMessage::from_string(t)
         .map(|(m, _)| m)
-        .map_err(|e| Error::InvalidInput(format!("malformed clear-signed SUMS file: {e}")))
+        .map_err(|_| {
+            Error::verify_input(
+                VerifyInput::Sums,
+                "is clear-signed but its signature block cannot be read: it is cut short or damaged",
+            )
+        })
 }
 
 /// The signed text of a clear-signed file, without checking the signature.
@@ -171,8 +183,12 @@ pub fn verify_cleartext(text: &[u8], keyring: &Keyring) -> Result<(SigOutcome, S
 }
 
 fn parse_signatures(bytes: &[u8]) -> Result<Vec<Signature>> {
-    let bad =
-        |e: String| Error::InvalidInput(format!("signature file is not an OpenPGP signature: {e}"));
+    let bad = |_: String| {
+        Error::verify_input(
+            VerifyInput::Signature,
+            "is not an OpenPGP signature: it is neither a binary signature packet nor an ASCII-armored signature block",
+        )
+    };
     let armored = std::str::from_utf8(bytes).is_ok_and(|t| t.contains(ARMOR_BEGIN));
     let mut sigs = Vec::new();
     if armored {
@@ -286,8 +302,9 @@ fn check_one(
         Some(s) => sig.verify(&s.key, data),
         None => sig.verify(&key.primary_key, data),
     };
-    if let Err(e) = verified {
-        return Err(format!("bad signature by {fingerprint}: the SUMS file was altered or the signature is corrupt ({e})"));
+    // rPGP's error text here can be an internal assertion: no use to a user.
+    if verified.is_err() {
+        return Err(format!("bad signature by {fingerprint}: the SUMS file was changed after it was signed, or the signature is damaged"));
     }
     if let (Some(created), Some(d)) = (sig.created(), sig.signature_expiration_time()) {
         if expired(created, Some(d), now) {

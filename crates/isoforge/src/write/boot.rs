@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::builder::{FileSource, ImageData, Kind, Node, NodeId};
 use super::plan::{Plan, PAD_BLOCKS};
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result};
 
 /// Bytes of the system area: the 16 blocks before the volume descriptors.
 pub const SYSTEM_AREA: usize = 16 * SECTOR;
@@ -85,6 +85,12 @@ pub struct BootImage {
     /// The boot image is appended partition N (see
     /// [`BootConfig::appended`]) rather than the file at `path`.
     pub in_partition: Option<u8>,
+    /// The boot image's bytes in an image being remastered, for a boot
+    /// image that is no file of the tree: written as data that no directory
+    /// lists, rather than the file at `path`.
+    pub(crate) hidden: Option<ImageData>,
+    /// The node holding `hidden`, once the tree is planned.
+    pub(crate) node: Option<NodeId>,
 }
 
 impl BootImage {
@@ -100,6 +106,8 @@ impl BootImage {
             grub2_boot_info: false,
             bootable: true,
             in_partition: None,
+            hidden: None,
+            node: None,
         }
     }
 }
@@ -130,6 +138,28 @@ impl AppendedPartition {
     }
 }
 
+/// The MBR partition over the ISO 9660 volume under a GRUB2 MBR. It runs
+/// to the volume's end from its start (block 0, or the partition offset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Grub2Partition {
+    /// GRUB2's protective label: bootable, type 0xcd, starting no earlier
+    /// than 512-byte block 1 (`grub-mkrescue`, xorriso's
+    /// `--protective-msdos-label`).
+    #[default]
+    Protective,
+    /// A partition with this status byte and type, as xorriso writes one
+    /// (0x80, 0x83) when partitions are appended without a protective label.
+    Volume {
+        /// Status byte (0x80: bootable).
+        status: u8,
+        /// Partition type.
+        mbr_type: u8,
+    },
+    /// None: the table holds only appended partitions, if any.
+    None,
+}
+
 /// Boot records and hybrid layout of an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -142,6 +172,14 @@ pub struct BootConfig {
     pub catalog_hidden: bool,
     /// The system area template (up to 32 KiB), e.g. an isohybrid MBR.
     pub system_area: Option<Vec<u8>>,
+    /// The template is a GRUB2 MBR (GRUB's `boot_hybrid.img`, as xorriso's
+    /// `--grub2-mbr` installs it): bytes 432-439 get the 512-byte address of
+    /// the BIOS boot image plus 4, whatever that image is. Without this, a
+    /// template is taken for a GRUB2 MBR only when the BIOS boot image has
+    /// `grub2_boot_info`.
+    pub grub2_mbr: bool,
+    /// The MBR partition over the volume under a GRUB2 MBR.
+    pub grub2_partition: Grub2Partition,
     /// Write an MBR partition table for the ISO (and the EFI image).
     pub hybrid_mbr: bool,
     /// Write a GPT.
@@ -195,6 +233,8 @@ impl Default for BootConfig {
             catalog_path: "/boot.catalog".into(),
             catalog_hidden: false,
             system_area: None,
+            grub2_mbr: false,
+            grub2_partition: Grub2Partition::default(),
             hybrid_mbr: false,
             gpt: false,
             apm: false,
@@ -466,7 +506,7 @@ impl Plan {
                 });
                 continue;
             }
-            let node = self.b.lookup(&spec.path).ok_or_else(|| {
+            let node = self.b.boot_node(spec).ok_or_else(|| {
                 bad(format!(
                     "boot image {} is not in the image; add the file to the tree first",
                     spec.path
@@ -762,22 +802,21 @@ impl Plan {
             }
             if let Some(b) = bios {
                 let head = self.prefix(b.node, 0x44)?;
-                if eltorito::isohybrid_suitable(&head) {
+                if eltorito::isohybrid_suitable(&head) && !cfg.grub2_mbr {
                     mode = MbrMode::Isohybrid;
                     let addr = u64::from(b.lba) * 4;
                     if let Some(s) = sa.get_mut(432..440) {
                         s.copy_from_slice(&addr.to_le_bytes());
                     }
-                } else if b.spec.grub2_boot_info {
+                } else if b.spec.grub2_boot_info || cfg.grub2_mbr {
                     mode = MbrMode::Grub2;
                     let addr = u64::from(b.lba) * 4 + 4;
                     if let Some(s) = sa.get_mut(432..440) {
                         s.copy_from_slice(&addr.to_le_bytes());
                     }
                 } else {
-                    return Err(bad(format!(
-                        "{} has no isohybrid signature, so an MBR from --system-area cannot boot it; use an isolinux.bin from ISOLINUX 3.72 or later, or --grub2-boot-info for GRUB's eltorito.img, or leave out --system-area",
-                        b.spec.path
+                    return Err(Error::Refused(Refusal::NoHybridSignature(
+                        b.spec.path.clone(),
                     )));
                 }
             }
@@ -887,8 +926,16 @@ impl Plan {
             // GRUB2's protective label: one bootable partition of type 0xcd
             // from block 1, or from the partition offset.
             MbrMode::Grub2 => {
-                let start = part_start.max(1);
-                table[0] = mbr_partition(0x80, 0xcd, start, vol512 - start);
+                match cfg.grub2_partition {
+                    Grub2Partition::Protective => {
+                        let start = part_start.max(1);
+                        table[0] = mbr_partition(0x80, 0xcd, start, vol512 - start);
+                    }
+                    Grub2Partition::Volume { status, mbr_type } => {
+                        table[0] = mbr_partition(status, mbr_type, part_start, vol512 - part_start);
+                    }
+                    Grub2Partition::None => {}
+                }
                 mbr_used = true;
             }
             _ if mode == MbrMode::Isohybrid || cfg.hybrid_mbr => {
@@ -953,9 +1000,7 @@ impl Plan {
         }
         if cfg.gpt {
             if sa.get(512..).is_some_and(|r| r.iter().any(|&b| b != 0)) {
-                return Err(bad(
-                    "the system area file has data past its first 512 bytes, where the GPT goes; use a 512-byte MBR template with --gpt".into(),
-                ));
+                return Err(Error::Refused(Refusal::SystemAreaOverlapsGpt));
             }
             let backup_header = total512 - 1;
             let backup_array = backup_header - array_blocks;

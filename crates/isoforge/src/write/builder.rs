@@ -15,6 +15,8 @@ use crate::error::{Error, Result};
 use crate::read::Zisofs;
 use crate::source::ReadAt;
 
+use super::times::{self, Clock, Stamp};
+
 /// Index of a node in a [`Builder`].
 pub type NodeId = usize;
 
@@ -55,8 +57,9 @@ pub struct BuildOptions {
     pub rock_ridge: bool,
     /// Rock Ridge flavour.
     pub rr_version: RrVersion,
-    /// Fixed time (seconds since the epoch) for reproducible output: volume
-    /// dates, and the upper clamp of every file time.
+    /// Fixed time (seconds since the epoch) for reproducible output: the
+    /// volume dates, the times of what the writer makes, and the upper clamp
+    /// of the times of what is added (see [`super::times`]).
     pub source_date_epoch: Option<i64>,
     /// Store identical contents once.
     pub dedup: bool,
@@ -68,9 +71,10 @@ pub struct BuildOptions {
     pub volume_set_id: String,
     /// Copyright, abstract and bibliographic file identifiers.
     pub file_ids: [String; 3],
-    /// Volume creation, modification, expiration and effective dates, as
-    /// recorded (instead of the build time).
-    pub volume_times: Option<[Option<crate::IsoTime>; 4]>,
+    /// Volume creation, expiration and effective dates, as recorded in an
+    /// image being remastered (instead of the build time). The modification
+    /// date is always the build time.
+    pub recorded_volume_dates: Option<[Option<crate::IsoTime>; 3]>,
     /// Application use bytes of the primary descriptor (default: spaces).
     pub application_use: Option<Vec<u8>>,
     /// Text fields of the Joliet descriptor, when they differ from the
@@ -80,6 +84,8 @@ pub struct BuildOptions {
     /// Ridge, at ISO levels 1-3), as ECMA-119 requires; off, they stay
     /// where they are, as xorriso writes them by default.
     pub relocate_deep: bool,
+    /// Stops writing (with [`Error::Cancelled`]) when cancelled.
+    pub cancel: crate::Cancel,
 }
 
 /// The text fields of a supplementary (Joliet) volume descriptor.
@@ -123,10 +129,11 @@ impl Default for BuildOptions {
             boot: super::boot::BootConfig::default(),
             volume_set_id: String::new(),
             file_ids: Default::default(),
-            volume_times: None,
+            recorded_volume_dates: None,
             application_use: None,
             joliet_text: None,
             relocate_deep: true,
+            cancel: crate::Cancel::default(),
         }
     }
 }
@@ -338,6 +345,8 @@ pub(crate) struct Node {
     /// The parent directory (a `NodeId`, stored small: a tree holds many
     /// nodes).
     pub parent: u32,
+    /// Where `meta`'s times come from.
+    pub(crate) stamp: Stamp,
     pub kind: Kind,
     pub meta: Meta,
 }
@@ -370,6 +379,11 @@ pub struct Builder {
     index: Option<HashMap<u64, NodeId>>,
     /// Host directories whose files `Src::InDir` names.
     pub(crate) host_dirs: HostDirs,
+    /// When the builder was made: the build time without a fixed time.
+    pub(crate) started: Time,
+    /// Files that no directory lists (boot images kept hidden), children
+    /// of no node.
+    pub(crate) unlisted: Vec<NodeId>,
 }
 
 fn name_hash(dir: NodeId, name: &str) -> u64 {
@@ -407,19 +421,17 @@ fn valid_name(name: &str) -> Result<()> {
 impl Builder {
     /// An empty tree with a root directory.
     pub fn new(opts: BuildOptions) -> Self {
-        let now = opts.source_date_epoch.unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64)
-        });
-        let t = Time {
-            secs: now,
-            nanos: 0,
-        };
+        let started = times::now();
+        let t = Clock {
+            started,
+            fixed: opts.source_date_epoch,
+        }
+        .build_time();
         let root = Node {
             name_at: 0,
             name_len: 0,
             parent: 0,
+            stamp: Stamp::Made,
             kind: Kind::Dir(Vec::new()),
             meta: Meta {
                 perm: 0o755,
@@ -438,6 +450,8 @@ impl Builder {
             fixed: HashMap::new(),
             index: Some(HashMap::new()),
             host_dirs: HostDirs::default(),
+            started,
+            unlisted: Vec::new(),
         }
     }
 
@@ -449,9 +463,24 @@ impl Builder {
     /// Sets the fixed time used for reproducible output.
     pub fn set_source_date_epoch(&mut self, secs: i64) {
         self.opts.source_date_epoch = Some(secs);
-        let t = Time { secs, nanos: 0 };
-        if let Some(r) = self.nodes.first_mut() {
-            r.meta.mtime = r.meta.mtime.min(t);
+    }
+
+    /// Makes the output depend only on the tree so far and on what is
+    /// added to it later by contents, name and mode: without a fixed time
+    /// (`source_date_epoch`), the newest modification time of the tree as it
+    /// is now becomes the fixed time (see [`super::times`]).
+    pub fn set_reproducible(&mut self) {
+        if self.opts.source_date_epoch.is_none() {
+            let t = times::newest_mtime(self.nodes.iter().map(|n| (&n.meta, n.stamp)));
+            self.opts.source_date_epoch = Some(t);
+        }
+    }
+
+    /// The clock of this build.
+    pub(crate) fn clock(&self) -> Clock {
+        Clock {
+            started: self.started,
+            fixed: self.opts.source_date_epoch,
         }
     }
 
@@ -516,6 +545,29 @@ impl Builder {
         )
     }
 
+    /// Adds a file that no directory lists, with data from an image.
+    pub(crate) fn add_unlisted(&mut self, data: ImageData, meta: Meta) -> Result<NodeId> {
+        let id = self.nodes.len();
+        let size = data.len();
+        let kind = Kind::File {
+            src: Src::Image(Box::new(data)),
+            size,
+            extra: None,
+        };
+        let node = self.new_node("", 0, kind, meta)?;
+        self.nodes.push(node);
+        self.unlisted.push(id);
+        Ok(id)
+    }
+
+    /// The node of a boot image: its hidden data, or the file at its path.
+    pub(crate) fn boot_node(&self, i: &super::boot::BootImage) -> Option<NodeId> {
+        match (&i.hidden, i.node) {
+            (Some(_), node) => node,
+            (None, _) => self.lookup(&i.path),
+        }
+    }
+
     /// Adds a device node.
     pub fn add_device(
         &mut self,
@@ -550,6 +602,15 @@ impl Builder {
     pub fn set_meta(&mut self, id: NodeId, meta: Meta) {
         if let Some(n) = self.nodes.get_mut(id) {
             n.meta = meta;
+            n.stamp = Stamp::Given;
+        }
+    }
+
+    /// Keeps a node's times as they are, even for reproducible output: they
+    /// were recorded in the image the node was read from.
+    pub(crate) fn keep_recorded_times(&mut self, id: NodeId) {
+        if let Some(n) = self.nodes.get_mut(id) {
+            n.stamp = Stamp::Recorded;
         }
     }
 
@@ -730,6 +791,7 @@ impl Builder {
             name_at,
             name_len,
             parent,
+            stamp: Stamp::Given,
             kind,
             meta,
         })
@@ -830,7 +892,8 @@ impl Builder {
         Ok(id)
     }
 
-    /// The directory at `iso_path`, created (with the root's attributes) if missing.
+    /// The directory at `iso_path`, created if missing: with the root's
+    /// mode and owner, and the build time.
     pub fn mkdir_p(&mut self, iso_path: &str) -> Result<NodeId> {
         let mut cur = 0;
         for comp in iso_path.split('/').filter(|c| !c.is_empty() && *c != ".") {
@@ -843,8 +906,13 @@ impl Builder {
                     )))
                 }
                 None => {
-                    let meta = self.nodes.first().map(|r| r.meta).unwrap_or_default();
-                    self.push(cur, comp, Kind::Dir(Vec::new()), meta)?
+                    let mut meta = self.nodes.first().map(|r| r.meta).unwrap_or_default();
+                    self.clock().apply(&mut meta, Stamp::Made);
+                    let id = self.push(cur, comp, Kind::Dir(Vec::new()), meta)?;
+                    if let Some(n) = self.nodes.get_mut(id) {
+                        n.stamp = Stamp::Made;
+                    }
+                    id
                 }
             };
         }
@@ -918,9 +986,7 @@ impl Builder {
             } else {
                 self.mkdir_p(iso_path)?
             };
-            if let Some(n) = self.nodes.get_mut(id) {
-                n.meta = st.meta;
-            }
+            self.set_meta(id, st.meta);
             self.add_tree_into(id, host)?;
             Ok(id)
         } else {
@@ -983,6 +1049,7 @@ impl Builder {
         // (name, the host name when it is not UTF-8 and `name` is lossy)
         let mut entries: Vec<(String, Option<OsString>)> = Vec::new();
         while let Some((id, path, hd)) = stack.pop() {
+            self.opts.cancel.check()?;
             // Entries are looked up relative to the open directory: no path
             // walk from the root per entry.
             let fd = rfs::openat(
@@ -1033,9 +1100,7 @@ impl Builder {
                                     Some(Kind::Dir(_))
                                 ) =>
                             {
-                                if let Some(n) = self.nodes.get_mut(c) {
-                                    n.meta = st.meta;
-                                }
+                                self.set_meta(c, st.meta);
                                 c
                             }
                             _ => self.add_entry(id, &name, &path.join(host), &st, None)?,

@@ -35,6 +35,7 @@ struct Counting<'a> {
     out: Out<'a>,
     pos: u64,
     progress: &'a dyn Fn(u64),
+    cancel: crate::Cancel,
 }
 
 /// Where the image goes: any stream, or a file that large inputs are copied
@@ -49,13 +50,14 @@ enum Out<'a> {
 struct SparseFile<'a> {
     f: &'a File,
     pos: u64,
+    cancel: crate::Cancel,
 }
 
 impl SparseFile<'_> {
     /// Copies `len` bytes at `off` of `src` here, in the kernel, skipping
     /// holes.
     fn copy_from(&mut self, src: &File, off: u64, len: u64) -> std::io::Result<()> {
-        crate::fsutil::copy_range_sparse(src, off, len, self.f, self.pos)?;
+        crate::fsutil::copy_range_sparse(src, off, len, self.f, self.pos, &self.cancel)?;
         self.pos += len;
         Ok(())
     }
@@ -116,6 +118,7 @@ impl Write for Out<'_> {
 
 impl Counting<'_> {
     fn put(&mut self, b: &[u8]) -> Result<()> {
+        self.cancel.check()?;
         self.out.write_all(b)?;
         self.pos += b.len() as u64;
         (self.progress)(b.len() as u64);
@@ -176,6 +179,38 @@ fn text_field(s: &str, field: &mut [u8], joliet: bool) {
     }
 }
 
+/// Data items that one kernel copy writes: files of one image file, each
+/// stored in one extent, that follow one another block after block in the
+/// new image and lie at the same distances in the old one.
+struct Span<'a> {
+    src: &'a File,
+    /// Byte offset in the old image and length, from the first file's start
+    /// to the last one's end.
+    off: u64,
+    len: u64,
+    /// How many data items.
+    count: usize,
+}
+
+/// Copies a span straight from the old image into the output file. The
+/// bytes between two of its files are the old image's rest of the first
+/// one's last block (padding), which the new image has at that place too.
+fn copy_span(w: &mut Counting<'_>, span: &Span<'_>) -> Result<()> {
+    let Out::File(bw) = &mut w.out else {
+        return Err(Error::InvalidInput("direct copy needs a file".into()));
+    };
+    bw.flush()?;
+    bw.get_mut()
+        .copy_from(span.src, span.off, span.len)
+        .map_err(|e| Error::Io {
+            source: e,
+            offset: Some(span.off),
+        })?;
+    w.pos += span.len;
+    (w.progress)(span.len);
+    Ok(())
+}
+
 /// Copies an image file's runs straight from the old image into the output file.
 fn copy_image(w: &mut Counting<'_>, img: &ImageData) -> Result<()> {
     let Out::File(bw) = &mut w.out else {
@@ -187,9 +222,15 @@ fn copy_image(w: &mut Counting<'_>, img: &ImageData) -> Result<()> {
     bw.flush()?;
     let sink = bw.get_mut();
     for &(off, len) in &img.runs {
-        sink.copy_from(src, off, len).map_err(|e| Error::Io {
-            source: e,
-            offset: Some(off),
+        sink.copy_from(src, off, len).map_err(|e| {
+            if w.cancel.is_cancelled() {
+                Error::Cancelled
+            } else {
+                Error::Io {
+                    source: e,
+                    offset: Some(off),
+                }
+            }
         })?;
         w.pos += len;
         (w.progress)(len);
@@ -276,9 +317,10 @@ impl Plan {
             nanos: 0,
             offset_quarters: 0,
         };
-        let [c, m, x, e] = o
-            .volume_times
-            .unwrap_or([Some(t0), Some(t0), None, Some(t0)]);
+        let [c, x, e] = o
+            .recorded_volume_dates
+            .unwrap_or([Some(t0), None, Some(t0)]);
+        let m = Some(t0);
         raw.creation = IsoTime::to_dec_bytes(c.as_ref());
         raw.modification = IsoTime::to_dec_bytes(m.as_ref());
         raw.expiration = IsoTime::to_dec_bytes(x.as_ref());
@@ -348,14 +390,23 @@ impl Plan {
     }
 
     /// Writes the image. `progress` is told how many bytes went out.
+    ///
+    /// Stops with [`Error::Cancelled`] once the options' cancel token is
+    /// cancelled; a full output device gives [`Error::NoSpace`].
     pub fn write_to<W: Write>(&self, mut out: W, progress: &dyn Fn(u64)) -> Result<WriteSummary> {
         self.write_dyn(&mut out, progress)
     }
 
     /// Writes the image into a file: large inputs are copied by the kernel
     /// (`copy_file_range`), and zero runs, holes in sparse inputs included,
-    /// are left as holes. The file is set to the image's length.
+    /// are left as holes. The file is set to the image's length. Stops as
+    /// [`write_to`](Plan::write_to) does.
     pub fn write_to_file(&self, f: &File, progress: &dyn Fn(u64)) -> Result<WriteSummary> {
+        self.write_to_file_inner(f, progress)
+            .map_err(crate::error::output_fault)
+    }
+
+    fn write_to_file_inner(&self, f: &File, progress: &dyn Fn(u64)) -> Result<WriteSummary> {
         // Skipped zero runs must read as zeros: start from an empty file.
         // A file that is empty already is left alone: on ext4, truncating
         // to zero marks the file so that closing it flushes all its data
@@ -367,7 +418,11 @@ impl Plan {
         // go out without a copy into it.
         let out = Out::File(BufWriter::with_capacity(
             readahead::BATCH,
-            SparseFile { f, pos: 0 },
+            SparseFile {
+                f,
+                pos: 0,
+                cancel: self.b.opts.cancel.clone(),
+            },
         ));
         let s = self.write_out(out, progress)?;
         f.set_len(self.image_len())?;
@@ -376,6 +431,7 @@ impl Plan {
 
     fn write_dyn(&self, out: &mut dyn Write, progress: &dyn Fn(u64)) -> Result<WriteSummary> {
         self.write_out(Out::Stream(out), progress)
+            .map_err(crate::error::output_fault)
     }
 
     /// Copies a large host file straight into the output file.
@@ -396,7 +452,13 @@ impl Plan {
         if len != size {
             return Err(changed(len));
         }
-        bw.get_mut().copy_from(&src, 0, size).map_err(io)?;
+        bw.get_mut().copy_from(&src, 0, size).map_err(|e| {
+            if w.cancel.is_cancelled() {
+                Error::Cancelled
+            } else {
+                io(e)
+            }
+        })?;
         let len = src.metadata().map_err(io)?.len();
         if len != size {
             return Err(changed(len));
@@ -506,6 +568,13 @@ impl Plan {
                 ra.done(batch)?;
                 continue;
             }
+            if let Some(span) = direct.then(|| self.image_span(i)).flatten() {
+                copy_span(w, &span)?;
+                w.pad_to_block()?;
+                files += span.count as u64;
+                i += span.count;
+                continue;
+            }
             i += 1;
             if let Some(p) = boot.and_then(|b| b.patches.get(&d.node())) {
                 let mut pos = 0u64;
@@ -552,11 +621,67 @@ impl Plan {
         Ok(files)
     }
 
+    /// The file data of item `i`, as one extent of an image file, unless
+    /// it is patched: (the file, byte offset, length).
+    fn image_extent(&self, i: usize) -> Option<(&File, u64, u64)> {
+        let d = self.data.get(i)?;
+        let Some(Kind::File {
+            src: Src::Image(img),
+            ..
+        }) = self.b.nodes.get(d.node()).map(|n| &n.kind)
+        else {
+            return None;
+        };
+        let patched = self
+            .boot
+            .as_ref()
+            .is_some_and(|b| b.patches.contains_key(&d.node()));
+        match img.runs.as_slice() {
+            [(off, len)] if *len == d.size && !patched => Some((img.src.as_file()?, *off, *len)),
+            _ => None,
+        }
+    }
+
+    /// The data items from `i` on that one kernel copy can write (see
+    /// [`Span`]): more than one, together at least [`KERNEL_COPY`] bytes, so
+    /// that the copy saves reads and writes of many small files; or `None`.
+    fn image_span(&self, i: usize) -> Option<Span<'_>> {
+        let (src, off, first_len) = self.image_extent(i)?;
+        let first = self.data.get(i)?;
+        let start = u64::from(first.lba) * SECTOR as u64;
+        let mut end = off + first_len;
+        let mut next_lba = u64::from(first.lba) + first_len.div_ceil(SECTOR as u64);
+        let mut count = 1;
+        while let (Some(d), Some((f, o, len))) =
+            (self.data.get(i + count), self.image_extent(i + count))
+        {
+            // The next block in the new image, at the same distance from
+            // the first file in the old one, and in the same file.
+            let at = u64::from(d.lba);
+            if at != next_lba
+                || o.checked_sub(off) != Some(at * SECTOR as u64 - start)
+                || !std::ptr::eq(f, src)
+            {
+                break;
+            }
+            end = o + len;
+            next_lba = at + len.div_ceil(SECTOR as u64);
+            count += 1;
+        }
+        (count > 1 && end - off >= KERNEL_COPY).then_some(Span {
+            src,
+            off,
+            len: end - off,
+            count,
+        })
+    }
+
     fn write_out<'a>(&self, out: Out<'a>, progress: &'a dyn Fn(u64)) -> Result<WriteSummary> {
         let mut w = Counting {
             out,
             pos: 0,
             progress,
+            cancel: self.b.opts.cancel.clone(),
         };
         let boot = self.boot.as_ref();
         match boot.and_then(|b| b.system_area.as_ref()) {

@@ -32,12 +32,13 @@ use std::fs;
 use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use fatfs::{FatType, FileSystem, FormatVolumeOptions, FsOptions};
 use sha2::{Digest, Sha256};
 use walkdir::WalkDir;
 
-use super::builder::Time;
+use super::builder::{FileSource, Time};
 use crate::error::{Error, Result};
 
 /// Options for [`build_esp`].
@@ -102,11 +103,37 @@ impl Default for EspOptions {
 pub fn build_esp(dir: &Path, opts: &EspOptions) -> Result<Vec<u8>> {
     let label = label_bytes(&opts.label)?;
     let scan = Scan::of(dir)?;
+    build(&scan, opts, label, dir)
+}
+
+/// Builds a FAT image holding `files`, each a `/`-separated path in the
+/// volume (its directories are made as needed) and its contents, in
+/// memory or in a host file. The image is the one [`build_esp`] makes of a
+/// host directory holding the same files: the same sizing, checks of
+/// names and sizes, fixed times and derived serial.
+///
+/// # Errors
+///
+/// As [`build_esp`]; also [`Error::InvalidInput`] for an empty, `.` or
+/// `..` path component, a path given twice or both as a file and as a
+/// directory, and contents taken from an image.
+///
+/// # Security
+///
+/// Reads the host files named by [`FileSource::Host`], opened with
+/// `O_NOFOLLOW`: a symbolic link there is an error.
+pub fn build_fat(files: &[(String, FileSource)], opts: &EspOptions) -> Result<Vec<u8>> {
+    let label = label_bytes(&opts.label)?;
+    let scan = Scan::of_files(files)?;
+    build(&scan, opts, label, Path::new("the FAT volume"))
+}
+
+fn build(scan: &Scan, opts: &EspOptions, label: [u8; 11], what: &Path) -> Result<Vec<u8>> {
     let now = fat_time(opts.time);
     let _time = TimeScope::set(now);
     for attempt in 0..ATTEMPTS {
-        let geo = Geometry::plan(&scan, attempt)?;
-        match fill(&scan, &geo, &label, now)? {
+        let geo = Geometry::plan(scan, attempt)?;
+        match fill(scan, &geo, &label, now)? {
             Filled::Done(mut img, digest) => {
                 let serial = opts.volume_serial.unwrap_or(digest);
                 set_serial(&mut img, geo.fat, serial)?;
@@ -117,7 +144,7 @@ pub fn build_esp(dir: &Path, opts: &EspOptions) -> Result<Vec<u8>> {
     }
     Err(Error::InvalidInput(format!(
         "{}: the FAT image was still too small after {ATTEMPTS} sizings",
-        dir.display()
+        what.display()
     )))
 }
 
@@ -321,7 +348,11 @@ enum Kind {
 /// One file or directory below the top directory.
 #[derive(Debug)]
 struct Item {
+    /// The host file, or for contents in memory the path in the volume
+    /// (named in messages).
     host: PathBuf,
+    /// Contents in memory, for a file not read from the host.
+    data: Option<Arc<[u8]>>,
     /// Path from the top directory, `/`-separated.
     rel: String,
     name: String,
@@ -395,12 +426,6 @@ impl Scan {
                 open.push(Open::new(String::new(), 0));
                 continue;
             }
-            while open.len() > entry.depth() {
-                scan.close(open.pop())?;
-            }
-            if open.len() != entry.depth() {
-                return Err(invalid(path, "walked out of order"));
-            }
             let kind = if ft.is_dir() {
                 Kind::Dir
             } else if ft.is_file() {
@@ -423,38 +448,174 @@ impl Scan {
                 .file_name()
                 .to_str()
                 .ok_or_else(|| invalid(path, "the name is not UTF-8, which FAT long names need"))?;
-            if let Some(why) = name_problem(name) {
-                return Err(invalid(path, &format!("the name {name:?} {why}")));
-            }
-            let parent = open
-                .last_mut()
-                .ok_or_else(|| invalid(path, "walked outside the top directory"))?;
-            if let Some(first) = parent.names.insert(fold(name), name.to_string()) {
-                return Err(invalid(
-                    path,
-                    &format!(
-                        "{first:?} is in the same directory and differs only in case; \
-                         FAT names ignore case, so a directory cannot hold both"
-                    ),
-                ));
-            }
-            parent.slots = parent.slots.saturating_add(slots(name));
-            let rel = if parent.rel.is_empty() {
-                name.to_string()
-            } else {
-                format!("{}/{name}", parent.rel)
+            scan.add(&mut open, entry.depth(), path, name, kind, None)?;
+        }
+        while !open.is_empty() {
+            scan.close(open.pop())?;
+        }
+        Ok(scan)
+    }
+
+    /// Adds the entry `name` at `depth` (1 for the top directory's
+    /// children), named `path` in messages, after the entries before it in
+    /// walk order; `open` holds the directories from the top one down.
+    fn add(
+        &mut self,
+        open: &mut Vec<Open>,
+        depth: usize,
+        path: &Path,
+        name: &str,
+        kind: Kind,
+        data: Option<Arc<[u8]>>,
+    ) -> Result<()> {
+        while open.len() > depth {
+            self.close(open.pop())?;
+        }
+        if open.len() != depth {
+            return Err(invalid(path, "walked out of order"));
+        }
+        if let Some(why) = name_problem(name) {
+            return Err(invalid(path, &format!("the name {name:?} {why}")));
+        }
+        let parent = open
+            .last_mut()
+            .ok_or_else(|| invalid(path, "walked outside the top directory"))?;
+        if let Some(first) = parent.names.insert(fold(name), name.to_string()) {
+            return Err(invalid(
+                path,
+                &format!(
+                    "{first:?} is in the same directory and differs only in case; \
+                     FAT names ignore case, so a directory cannot hold both"
+                ),
+            ));
+        }
+        parent.slots = parent.slots.saturating_add(slots(name));
+        let rel = if parent.rel.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}/{name}", parent.rel)
+        };
+        if matches!(kind, Kind::Dir) {
+            // "." and "..".
+            open.push(Open::new(rel.clone(), 2));
+        }
+        self.items.push(Item {
+            host: path.to_path_buf(),
+            data,
+            rel,
+            name: name.to_string(),
+            depth,
+            kind,
+        });
+        Ok(())
+    }
+
+    /// The scan of a list of files with their paths in the volume: the
+    /// entries a walk of a host directory holding them would give, in the
+    /// same order.
+    fn of_files(files: &[(String, FileSource)]) -> Result<Scan> {
+        #[derive(Default)]
+        struct Dir {
+            dirs: std::collections::BTreeMap<String, Dir>,
+            files: std::collections::BTreeMap<String, usize>,
+        }
+        let mut top = Dir::default();
+        for (i, (p, _)) in files.iter().enumerate() {
+            let bad = |why: &str| Error::InvalidInput(format!("{p:?}: {why}"));
+            let comps: Vec<&str> = p.trim_start_matches('/').split('/').collect();
+            let Some((file, dirs)) = comps.split_last() else {
+                return Err(bad("no file name"));
             };
-            if matches!(kind, Kind::Dir) {
-                // "." and "..".
-                open.push(Open::new(rel.clone(), 2));
+            let mut cur = &mut top;
+            for c in dirs.iter().chain(std::iter::once(file)) {
+                if c.is_empty() || *c == "." || *c == ".." {
+                    return Err(bad(
+                        "empty, . and .. path components cannot be in a FAT volume",
+                    ));
+                }
             }
-            scan.items.push(Item {
-                host: path.to_path_buf(),
-                rel,
-                name: name.to_string(),
-                depth: entry.depth(),
-                kind,
-            });
+            for c in dirs {
+                if cur.files.contains_key(*c) {
+                    return Err(bad("a directory in it is also given as a file"));
+                }
+                cur = cur.dirs.entry((*c).to_string()).or_default();
+            }
+            if cur.dirs.contains_key(*file) || cur.files.insert((*file).to_string(), i).is_some() {
+                return Err(bad("given twice, or as a file and as a directory"));
+            }
+        }
+        let mut scan = Scan {
+            items: Vec::new(),
+            root_slots: 0,
+            dir_slots: Vec::new(),
+        };
+        let mut open = vec![Open::new(String::new(), 0)];
+        /// (depth, name, index in `files` of a file, a directory's entries)
+        type Child<'a> = (usize, &'a str, Option<usize>, Option<&'a Dir>);
+        /// The entries of `dir`, last first: popped from a stack, they come
+        /// out in name order, as the walk of a host directory sorts them.
+        fn children(depth: usize, dir: &Dir) -> Vec<Child<'_>> {
+            let mut v: Vec<Child<'_>> = dir
+                .dirs
+                .iter()
+                .map(|(n, d)| (depth, n.as_str(), None, Some(d)))
+                .chain(
+                    dir.files
+                        .iter()
+                        .map(|(n, &i)| (depth, n.as_str(), Some(i), None)),
+                )
+                .collect();
+            v.sort_by(|a, b| b.1.cmp(a.1));
+            v
+        }
+        // Depth first, a directory before its entries.
+        let mut todo: Vec<Child<'_>> = Vec::new();
+        todo.extend(children(1, &top));
+        while let Some((depth, name, file, sub)) = todo.pop() {
+            let (path, src) = match file.and_then(|i| files.get(i)) {
+                Some((p, src)) => (p.as_str(), Some(src)),
+                None => (name, None),
+            };
+            let shown = PathBuf::from(path);
+            match (src, sub) {
+                (Some(src), _) => {
+                    let (kind, data) = match src {
+                        FileSource::Bytes(b) => {
+                            let len = u64::try_from(b.len()).unwrap_or(u64::MAX);
+                            (Kind::File(len), Some(Arc::clone(b)))
+                        }
+                        FileSource::Host(h) => {
+                            let m = fs::symlink_metadata(h).map_err(|e| host_error(h, &e))?;
+                            if !m.is_file() {
+                                return Err(invalid(h, &unsupported(m.file_type())));
+                            }
+                            if m.len() > u64::from(u32::MAX) {
+                                return Err(invalid(
+                                    h,
+                                    "is 4 GiB or larger, more than a FAT file can hold",
+                                ));
+                            }
+                            (Kind::File(m.len()), None)
+                        }
+                        FileSource::Image(_) => {
+                            return Err(invalid(
+                                &shown,
+                                "contents from an image cannot go into a FAT volume",
+                            ))
+                        }
+                    };
+                    let at = match src {
+                        FileSource::Host(h) => h.as_path(),
+                        _ => shown.as_path(),
+                    };
+                    scan.add(&mut open, depth, at, name, kind, data)?;
+                }
+                (None, Some(d)) => {
+                    scan.add(&mut open, depth, &shown, name, Kind::Dir, None)?;
+                    todo.extend(children(depth + 1, d));
+                }
+                (None, None) => return Err(invalid(&shown, "neither a file nor a directory")),
+            }
         }
         while !open.is_empty() {
             scan.close(open.pop())?;
@@ -839,6 +1000,14 @@ fn copy_file(
     buf: &mut [u8],
 ) -> Result<(), Stop> {
     let path = &item.host;
+    if let Some(data) = &item.data {
+        if u64::try_from(data.len()).ok() != Some(len) {
+            return Err(internal("in-memory contents changed size").into());
+        }
+        hash.update(data);
+        out.write_all(data).map_err(|e| fat_error(&item.rel, e))?;
+        return Ok(());
+    }
     let fd = rustix::fs::open(
         path,
         rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC,
@@ -1030,6 +1199,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, &len)| Item {
                     host: PathBuf::from(format!("/nonexistent/f{i}")),
+                    data: None,
                     rel: format!("f{i}"),
                     name: format!("f{i}"),
                     depth: 1,
@@ -1199,6 +1369,7 @@ mod tests {
         for listed in [5, 7] {
             let item = Item {
                 host: path.clone(),
+                data: None,
                 rel: "f".into(),
                 name: "f".into(),
                 depth: 1,
@@ -1215,6 +1386,7 @@ mod tests {
         // The listed size copies through a buffer smaller than the file.
         let item = Item {
             host: path.clone(),
+            data: None,
             rel: "f".into(),
             name: "f".into(),
             depth: 1,

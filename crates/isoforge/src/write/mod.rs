@@ -12,12 +12,15 @@ pub mod names;
 pub mod plan;
 mod readahead;
 pub mod rockridge;
+pub mod text;
+pub mod times;
 
 pub use crate::fsutil::replace_file;
-pub use boot::{AppendedPartition, BootConfig, BootEmulation, BootImage};
+pub use boot::{AppendedPartition, BootConfig, BootEmulation, BootImage, Grub2Partition};
 pub use builder::{
     BuildOptions, Builder, FileSource, ImageData, Meta, NodeId, RrVersion, Time, VolumeText,
 };
 pub use emit::WriteSummary;
 pub use isoforge_format::eltorito::Platform as BootPlatform;
 pub use plan::Plan;
+pub use times::source_date_epoch_from_env;

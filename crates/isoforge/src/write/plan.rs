@@ -9,12 +9,11 @@ use isoforge_format::strings::encode_ucs2be;
 use isoforge_format::SECTOR;
 
 use super::boot::BootPlan;
-use super::builder::{
-    host_err, Builder, FileSource, Kind, Meta, Node, NodeId, RrVersion, Src, Time,
-};
+use super::builder::{host_err, Builder, FileSource, Kind, Node, NodeId, RrVersion, Src, Time};
 use super::names::{self, Child, Namespace};
 use super::rockridge::{self as rr, rr_flag, Entries};
-use crate::error::{Error, Result};
+use super::times::Stamp;
+use crate::error::{Error, Refusal, Reserved, Result};
 
 /// Bytes per multi-extent section: the largest multiple of 2048 below 4 GiB.
 pub(crate) const SECTION: u64 = 0xFFFF_F800;
@@ -486,30 +485,32 @@ impl Builder {
                 self.opts.level
             )));
         }
+        self.opts.check_text().map_err(Error::Field)?;
+        let (joliet_copy, text_warnings) = self.opts.joliet_copy();
+        if joliet_copy.is_some() {
+            self.opts.joliet_text = joliet_copy;
+        }
+        self.warnings.extend(text_warnings);
         let offset = self.opts.boot.partition_offset;
         if (1..16).contains(&offset) {
             return Err(Error::InvalidInput(format!(
                 "a partition offset of {offset} blocks is too small: use 0 (none) or 16 and more, so that the partition starts past the 16-block system area that holds the MBR and GPT"
             )));
         }
-        let epoch = self.opts.source_date_epoch;
-        if let Some(e) = epoch {
-            let clamp = |t: &mut Time| {
-                if t.secs > e || (t.secs == e && t.nanos > 0) {
-                    *t = Time { secs: e, nanos: 0 };
-                }
-            };
-            for n in &mut self.nodes {
-                // Access and change times record when the input was last read
-                // or touched, not what it is: reproducible output uses the
-                // modification time for all three.
-                clamp(&mut n.meta.mtime);
-                n.meta.atime = n.meta.mtime;
-                n.meta.ctime = n.meta.mtime;
-            }
+        // The one time rule (see `super::times`).
+        let clock = self.clock();
+        for n in &mut self.nodes {
+            clock.apply(&mut n.meta, n.stamp);
         }
-        let volume_time = self.nodes.first().map(|r| r.meta.ctime).unwrap_or_default();
-        let volume_time = epoch.map_or(volume_time, |e| Time { secs: e, nanos: 0 });
+        let volume_time = clock.build_time();
+        // What the writer makes below: the root's mode and owner, the build
+        // time.
+        let made = |root: Option<&Node>, perm: Option<u32>| {
+            let mut m = root.map(|r| r.meta).unwrap_or_default();
+            m.perm = perm.unwrap_or(m.perm);
+            clock.apply(&mut m, Stamp::Made);
+            m
+        };
         // An EFI System Partition image built from a host directory.
         if let Some(dir) = self.opts.boot.efi_dir.clone() {
             let path = self
@@ -525,37 +526,43 @@ impl Builder {
                     )
                 })?;
             if self.lookup(&path).is_some() {
-                return Err(Error::InvalidInput(format!(
-                    "{path} is in the tree already; the EFI System Partition image built from {} goes there (choose another --boot-efi path)",
-                    dir.display()
-                )));
+                return Err(Error::Refused(Refusal::PathTaken {
+                    path,
+                    by: Reserved::EspImage,
+                }));
             }
-            let root = self.nodes.first().map(|r| r.meta).unwrap_or_default();
             let esp = super::esp::EspOptions {
                 time: volume_time,
                 ..super::esp::EspOptions::default()
             };
             let bytes: std::sync::Arc<[u8]> = super::esp::build_esp(&dir, &esp)?.into();
-            let meta = Meta {
-                perm: 0o444,
-                ..root
-            };
+            let meta = made(self.nodes.first(), Some(0o444));
             self.add_file(&path, FileSource::Bytes(bytes), meta)?;
+        }
+        // Boot images that no directory lists: data of their own.
+        for k in 0..self.opts.boot.images.len() {
+            let hidden = self.opts.boot.images.get(k).and_then(|i| i.hidden.clone());
+            if let Some(data) = hidden {
+                let id = self.add_unlisted(data, made(self.nodes.first(), Some(0o444)))?;
+                if let Some(i) = self.opts.boot.images.get_mut(k) {
+                    i.node = Some(id);
+                }
+            }
         }
         // A visible boot catalog is a file of one block in the tree.
         let has_catalog = !self.opts.boot.images.is_empty();
         let catalog_node = if has_catalog && !self.opts.boot.catalog_hidden {
             let path = self.opts.boot.catalog_path.clone();
             if self.lookup(&path).is_some() {
-                return Err(Error::InvalidInput(format!(
-                    "{path} is in the tree already; choose another --boot-catalog path"
-                )));
+                return Err(Error::Refused(Refusal::PathTaken {
+                    path,
+                    by: Reserved::BootCatalog,
+                }));
             }
-            let root = self.nodes.first().map(|r| r.meta).unwrap_or_default();
-            let meta = self.opts.boot.catalog_meta.unwrap_or(Meta {
-                perm: 0o444,
-                ..root
-            });
+            let meta = match self.opts.boot.catalog_meta {
+                Some(m) => m,
+                None => made(self.nodes.first(), Some(0o444)),
+            };
             let zeros: std::sync::Arc<[u8]> = vec![0u8; SECTOR].into();
             let id = self.add_file(&path, FileSource::Bytes(zeros), meta)?;
             if let Some((iso, joliet)) = self.opts.boot.catalog_ids.clone() {
@@ -578,10 +585,10 @@ impl Builder {
             }) = self.nodes.get(id)
             {
                 if *size > SECTION && self.opts.level < 3 {
-                    return Err(Error::InvalidInput(format!(
-                        "{} is larger than 4 GiB, which needs --iso-level 3 or 4 (multi-extent files)",
-                        self.path_of(id)
-                    )));
+                    return Err(Error::Refused(Refusal::FileTooLarge {
+                        path: self.path_of(id),
+                        level: self.opts.level,
+                    }));
                 }
             }
         }
@@ -707,9 +714,8 @@ impl Builder {
             notes,
         };
         if strict {
-            return Err(Error::InvalidInput(format!(
-                "names do not fit (--strict-names): {}",
-                plan.warnings().join("; ")
+            return Err(Error::Refused(Refusal::NamesDoNotFit(
+                plan.warnings().to_vec(),
             )));
         }
         plan.layout(&order)?;
@@ -745,6 +751,8 @@ impl Builder {
                 stack.extend(c);
             }
         }
+        // Data that no directory lists comes after the tree's.
+        out.extend_from_slice(&self.unlisted);
         out
     }
 
@@ -966,10 +974,7 @@ impl Builder {
                 for k in kids {
                     if dd + 1 > MAX_LEVEL {
                         if !rock_ridge {
-                            return Err(Error::InvalidInput(format!(
-                                "{} is nested deeper than 8 levels, which plain ISO 9660 cannot hold; keep Rock Ridge on (it relocates such directories), or use --iso-level 4",
-                                self.path_of(k)
-                            )));
+                            return Err(Error::Refused(Refusal::TooDeep(self.path_of(k))));
                         }
                         if rr_moved.is_none() {
                             let name =
@@ -978,7 +983,8 @@ impl Builder {
                                 } else {
                                     "rr_moved"
                                 };
-                            let meta = self.nodes.first().map(|r| r.meta).unwrap_or_default();
+                            let mut meta = self.nodes.first().map(|r| r.meta).unwrap_or_default();
+                            self.clock().apply(&mut meta, Stamp::Made);
                             let id = self.nodes.len();
                             let node = self.new_node(name, 0, Kind::Dir(Vec::new()), meta)?;
                             self.nodes.push(node);
@@ -1630,7 +1636,7 @@ impl Plan {
             .images
             .iter()
             .filter(|i| i.boot_info_table || i.grub2_boot_info)
-            .filter_map(|i| self.b.lookup(&i.path))
+            .filter_map(|i| self.b.boot_node(i))
             .collect();
         dups.retain(|k, v| !patched.contains(k) && !patched.contains(v));
         if let Some(c) = self.catalog_node {
@@ -1647,7 +1653,7 @@ impl Plan {
             .images
             .iter()
             .filter(|i| i.platform == isoforge_format::eltorito::Platform::Efi)
-            .filter_map(|i| self.b.lookup(&i.path))
+            .filter_map(|i| self.b.boot_node(i))
             .collect();
         let data_order = order
             .iter()

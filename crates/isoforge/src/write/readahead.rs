@@ -142,8 +142,8 @@ fn batches<'a>(
     })
 }
 
-/// Reader `r`: ends after its last batch, at the first error, or when the
-/// writer stops taking batches.
+/// Reader `r`: ends after its last batch, at the first error, when the
+/// writer stops taking batches, or once the work is cancelled.
 fn run(
     plan: &Plan,
     ahead: &dyn Fn(usize) -> bool,
@@ -161,7 +161,13 @@ fn run(
             err: None,
         };
         for d in plan.data.iter().skip(first).take(count) {
-            if let Err(e) = read_file(plan, d, &mut dir, &mut b.buf, &mut b.len) {
+            let read = plan
+                .b
+                .opts
+                .cancel
+                .check()
+                .and_then(|()| read_file(plan, d, &mut dir, &mut b.buf, &mut b.len));
+            if let Err(e) = read {
                 b.err = Some(e);
                 let _ = tx.send(b);
                 return;

@@ -695,6 +695,26 @@ pub fn hostile_images() -> Vec<(&'static str, Vec<u8>)> {
     });
     out.push(("ICB indirections without end", img));
 
+    // Two thousand distinct indirect entries, each pointing at the next
+    // (blocks of 512 bytes keep the volume small): nesting past the limit
+    // without a loop.
+    let small = Opts {
+        bs: 512,
+        blocks: 2100,
+        ..o
+    };
+    let img = one_entry(small, "nested", false, |u| {
+        let mut to = u.file(b"never reached");
+        for _ in 0..2000 {
+            let at = u.icb_blocks(1);
+            let ie = icb::encode_indirect(at.block, LongAd::new(512, to)).unwrap();
+            u.write(at, &ie);
+            to = at;
+        }
+        to
+    });
+    out.push(("ICB indirections nested 2000 deep", img));
+
     // A name that climbs out of the directory.
     let img = one_entry(o, "../evil", false, |u| u.file(b"evil"));
     out.push(("CS0 name with ../", img));

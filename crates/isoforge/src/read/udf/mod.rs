@@ -137,7 +137,7 @@ pub struct UdfInfo {
     pub domain_revision: u16,
     /// Logical block size.
     pub block_size: u32,
-    /// Sectors of the valid anchors found (256, N-256, N-1).
+    /// Sectors of the valid anchors found (256, N-256, N: N the last sector).
     pub anchors: Vec<u32>,
     /// Whether the reserve volume descriptor sequence was used.
     pub reserve_sequence: bool,
@@ -239,15 +239,24 @@ pub(crate) fn recognition(d: &dyn Disk, block: u32) -> Result<Vec<(u32, VolumeSt
     Ok(out)
 }
 
-/// Finds the anchors for one block size: sector 256, then N-256 and N-1.
+/// Finds the anchors for one block size: sector 256, then N-256 and N,
+/// where N is the last sector (ECMA-167 3/8.4.2.1); also N-255, where
+/// writers that count N as the number of sectors put it.
 fn anchors(d: &dyn Disk, block: u32) -> Result<Vec<(u32, Anchor)>> {
     let bs = u64::from(block);
-    let n = d.len() / bs;
+    let Some(last) = (d.len() / bs).checked_sub(1) else {
+        return Ok(Vec::new());
+    };
     let mut found = Vec::new();
     let mut buf = vec![0u8; VD_LEN.min(block as usize)];
-    for loc in [Some(256), n.checked_sub(256), n.checked_sub(1)]
-        .into_iter()
-        .flatten()
+    for loc in [
+        Some(256),
+        last.checked_sub(256),
+        Some(last),
+        last.checked_sub(255),
+    ]
+    .into_iter()
+    .flatten()
     {
         if loc < 256 || found.iter().any(|(l, _)| u64::from(*l) == loc) {
             continue;
@@ -297,7 +306,7 @@ impl Volume {
             return Err(Error::corrupt(
                 "UDF anchor volume descriptor pointer",
                 256 * SECTOR,
-                "no valid anchor at sector 256, N-256 or N-1 for any block size from 512 to 4096",
+                "no valid anchor at sector 256, N-256 or N (the last sector) for any block size from 512 to 4096",
             ));
         };
         let anchor = anchors.first().map(|(_, a)| *a).ok_or_else(|| {
