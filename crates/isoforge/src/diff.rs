@@ -352,9 +352,6 @@ fn descriptor_diff<S: ReadAt, T: ReadAt>(a: &Image<S>, b: &Image<T>, out: &mut V
     push(out, "udf_recognition", udf(a.info()), udf(b.info()));
     // The UDF volume's descriptors, as `info` summarises them.
     let (ua, ub) = (a.info().udf.as_ref(), b.info().udf.as_ref());
-    let udf_field = |f: &dyn Fn(&crate::read::UdfInfo) -> Option<Value>| {
-        (ua.and_then(|u| f(u)), ub.and_then(|u| f(u)))
-    };
     type UdfField = fn(&crate::read::UdfInfo) -> Option<Value>;
     let fields: [(&str, UdfField); 6] = [
         ("udf.revision", |u| text(u.revision_text())),
@@ -375,8 +372,7 @@ fn descriptor_diff<S: ReadAt, T: ReadAt>(a: &Image<S>, b: &Image<T>, out: &mut V
         }),
     ];
     for (name, f) in fields {
-        let (x, y) = udf_field(&f);
-        push(out, name, x, y);
+        push(out, name, ua.and_then(f), ub.and_then(f));
     }
     push(
         out,
