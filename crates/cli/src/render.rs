@@ -239,6 +239,7 @@ mod tests {
             record_offset: 0,
             depth: 0,
             sparse_size: None,
+            udf: None,
         }
     }
 

@@ -109,9 +109,11 @@ fn hint(cmd: &Command, e: &Error) -> Option<String> {
         (Command::ImplantMd5(_), Error::Refused(Refusal::ApplicationUseInUse)) => {
             "--force overwrites it"
         }
+        (_, Error::Refused(Refusal::OnlyUdf(_))) => "try --view udf (or leave out --view)",
         (_, Error::Refused(Refusal::NoSuchView(v))) => match v {
             isoforge::View::RockRidge => "try --view joliet or --view iso9660",
             isoforge::View::Joliet => "try --view iso9660",
+            isoforge::View::Udf => "try --view iso9660 (or leave out --view)",
             _ => "`isoforge info` lists the trees the image has",
         },
         (Command::Create(_), Error::Refused(r)) => match r {

@@ -192,9 +192,23 @@ fn udf_placeholder_tree_is_called_out() {
     assert_eq!(v["udf"]["iso9660_is_placeholder"], true);
     let text = String::from_utf8(isoforge_ok(&["info", img]).stdout).unwrap();
     assert!(text.contains("placeholder"), "{text}");
-    let o = isoforge(&["ls", img]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("UDF"), "{}", stderr(&o));
+    assert_eq!(v["default_view"], "udf");
+    assert!(
+        v["default_view_reason"]
+            .as_str()
+            .unwrap()
+            .contains("placeholder"),
+        "{v}"
+    );
+    // The UDF tree is what `ls` shows by default.
+    let o = isoforge_ok(&["ls", "-r", img]);
+    let listed = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(
+        listed.lines().collect::<Vec<_>>(),
+        ["/README.TXT", "/sources", "/sources/install.wim"]
+    );
+    let o = isoforge_ok(&["cat", img, "/sources/install.wim"]);
+    assert_eq!(o.stdout, bytes(3, 2_000_000));
     let o = isoforge_ok(&["ls", "--view", "iso9660", img]);
     assert_eq!(String::from_utf8(o.stdout).unwrap().trim(), "README.TXT");
     // An ordinary image is not called a placeholder.

@@ -268,6 +268,23 @@ fn every_json_output_matches_docs_json_md() {
         );
     }
     let mut problems = Vec::new();
+    // The `udf` object of `info` on a UDF bridge, where every key has a
+    // value.
+    if have("genisoimage") {
+        let bridge = d.join("udf.iso");
+        run(Command::new("genisoimage")
+            .args(["-quiet", "-udf", "-R", "-J", "-o"])
+            .arg(&bridge)
+            .arg(&src));
+        let v = json_of(&["info", "--json", &s(&bridge)]);
+        assert_eq!(v["udf"]["readable"], true, "{v}");
+        let only_udf = |v: &Value| serde_json::json!({"schema": 1, "udf": v["udf"]});
+        problems.extend(check(
+            "info of a UDF bridge",
+            &only_udf(&v),
+            &only_udf(&docs["info"]),
+        ));
+    }
     for (what, real) in &outputs {
         problems.extend(check(what, real, &docs[*what]));
     }

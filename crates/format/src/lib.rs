@@ -1,7 +1,8 @@
 //! On-disk structures of optical-disc images: ECMA-119 (ISO 9660) volume
 //! descriptors, directory records and path tables, Joliet names, SUSP and
-//! RRIP (Rock Ridge) entries, El Torito boot catalogs, and the MBR, GPT and
-//! Apple partition maps found in the system area of hybrid images.
+//! RRIP (Rock Ridge) entries, El Torito boot catalogs, ECMA-167 / OSTA UDF
+//! descriptors, and the MBR, GPT and Apple partition maps found in the system
+//! area of hybrid images.
 //!
 //! Every structure is parsed from a byte slice and encoded back into bytes in
 //! the same module. Nothing here performs I/O, allocates on behalf of a length
@@ -41,6 +42,7 @@ pub mod rrip;
 pub mod strings;
 pub mod susp;
 pub mod time;
+pub mod udf;
 
 pub use error::FormatError;
 

@@ -93,6 +93,49 @@ impl IsoTime {
         }
     }
 
+    /// A time from its civil fields as recorded at `offset_minutes` from UTC
+    /// (ECMA-167 timestamps use minutes; the recorded offset is kept to the
+    /// nearest quarter hour, the exact offset is used for the instant).
+    /// Fields out of range give an error.
+    #[allow(clippy::too_many_arguments, clippy::arithmetic_side_effects)] // bounded by the checks
+    pub fn from_civil(
+        year: i64,
+        month: u8,
+        day: u8,
+        hour: u8,
+        minute: u8,
+        second: u8,
+        nanos: u32,
+        offset_minutes: i16,
+    ) -> Result<IsoTime> {
+        if !(1..=12).contains(&month)
+            || !(1..=31).contains(&day)
+            || hour > 23
+            || minute > 59
+            || second > 60
+            || nanos >= 1_000_000_000
+            || !(-1440..=1440).contains(&offset_minutes)
+            || !(-100_000..=100_000).contains(&year)
+        {
+            return Err(FormatError::BadValue {
+                what: "date and time",
+                value: u64::from(month),
+            });
+        }
+        let days = days_from_civil(year, i64::from(month), i64::from(day));
+        let local = days.saturating_mul(86_400).saturating_add(
+            i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second.min(59)),
+        );
+        let quarters = (i64::from(offset_minutes) + 7)
+            .div_euclid(15)
+            .clamp(-48, 52);
+        Ok(IsoTime {
+            unix: local.saturating_sub(i64::from(offset_minutes) * 60),
+            nanos,
+            offset_quarters: i8::try_from(quarters).unwrap_or(0),
+        })
+    }
+
     /// Parses the 7-byte directory-record form (§9.1.5). All-zero bytes mean
     /// "not specified" and give `None`.
     pub fn from_dir_bytes(b: &[u8; 7]) -> Result<Option<IsoTime>> {

@@ -350,6 +350,30 @@ fn descriptor_diff<S: ReadAt, T: ReadAt>(a: &Image<S>, b: &Image<T>, out: &mut V
         text(ids.join(" "))
     };
     push(out, "udf_recognition", udf(a.info()), udf(b.info()));
+    // The UDF volume's descriptors, as `info` summarises them.
+    let (ua, ub) = (a.info().udf.as_ref(), b.info().udf.as_ref());
+    type UdfField = fn(&crate::read::UdfInfo) -> Option<Value>;
+    let fields: [(&str, UdfField); 6] = [
+        ("udf.revision", |u| text(u.revision_text())),
+        ("udf.block_size", |u| num(u.block_size)),
+        ("udf.volume_id", |u| text(u.volume_id.clone())),
+        ("udf.logical_volume_id", |u| {
+            text(u.logical_volume_id.clone())
+        }),
+        ("udf.file_set_id", |u| text(u.file_set_id.clone())),
+        ("udf.partition_maps", |u| {
+            text(
+                u.maps
+                    .iter()
+                    .map(|m| m.kind.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+        }),
+    ];
+    for (name, f) in fields {
+        push(out, name, ua.and_then(f), ub.and_then(f));
+    }
     push(
         out,
         "image_size",

@@ -302,6 +302,8 @@ pub enum Refusal {
     CannotKeep(String),
     /// The image has no tree of this kind.
     NoSuchView(crate::options::View),
+    /// An ISO 9660 tree of a volume that holds only a UDF file system.
+    OnlyUdf(crate::options::View),
     /// The application-use field of the primary volume descriptor holds
     /// data already.
     ApplicationUseInUse,
@@ -348,6 +350,9 @@ impl fmt::Display for Refusal {
                 crate::options::View::Udf => f.write_str("this image has no UDF file system"),
                 other => write!(f, "this image has no {other:?} tree"),
             },
+            Refusal::OnlyUdf(_) => {
+                f.write_str("this image has no ISO 9660 file system, only UDF")
+            }
             Refusal::ApplicationUseInUse => f.write_str(
                 "the application-use field of the primary volume descriptor is in use; not implanting",
             ),
@@ -444,6 +449,12 @@ impl Corrupt {
     pub fn offset(&self) -> u64 {
         self.offset
     }
+    /// The same finding placed at another offset (for a structure found
+    /// through another that knows where it is).
+    pub(crate) fn with_offset(mut self, offset: u64) -> Corrupt {
+        self.offset = offset;
+        self
+    }
 }
 
 impl fmt::Display for Corrupt {
@@ -502,6 +513,41 @@ impl Error {
         Error::Io {
             source,
             offset: Some(offset),
+        }
+    }
+}
+
+impl Error {
+    /// The same error again, for one kept to be reported more than once
+    /// (an I/O error keeps its kind and text).
+    pub(crate) fn duplicate(&self) -> Error {
+        match self {
+            Error::Io { source, offset } => Error::Io {
+                source: io::Error::new(source.kind(), source.to_string()),
+                offset: *offset,
+            },
+            Error::Corrupt(c) => Error::Corrupt(c.clone()),
+            Error::Unsupported(s) => Error::Unsupported(s.clone()),
+            Error::LimitExceeded { what, value, limit } => Error::LimitExceeded {
+                what,
+                value: *value,
+                limit: *limit,
+            },
+            Error::NotFound(s) => Error::NotFound(s.clone()),
+            Error::NotADirectory(s) => Error::NotADirectory(s.clone()),
+            Error::InvalidInput(s) => Error::InvalidInput(s.clone()),
+            Error::Cancelled => Error::Cancelled,
+            Error::NoSpace { path, error } => Error::NoSpace {
+                path: path.clone(),
+                error: io::Error::new(error.kind(), error.to_string()),
+            },
+            Error::Exists { path, more } => Error::Exists {
+                path: path.clone(),
+                more: *more,
+            },
+            Error::Field(f) => Error::Field(f.clone()),
+            Error::Refused(r) => Error::Refused(r.clone()),
+            Error::VerifyInput(v) => Error::VerifyInput(v.clone()),
         }
     }
 }

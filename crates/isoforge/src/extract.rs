@@ -938,11 +938,11 @@ impl<S: ReadAt> Ctx<'_, S> {
         use std::os::unix::fs::FileExt;
         let img = self.img;
         let file = img.source().as_file();
-        let ranges = img.data_ranges(e)?;
+        let ranges = img.data_runs(e)?;
         // The byte budget was charged for `e.size`: the extents must hold
         // exactly that, whatever a hostile record claims.
         if let Some(r) = &ranges {
-            let held = r.iter().fold(0u64, |a, x| a.saturating_add(x.1));
+            let held = r.iter().fold(0u64, |a, x| a.saturating_add(x.len));
             if held != e.size {
                 return Err(Error::corrupt(
                     "directory record",
@@ -956,12 +956,12 @@ impl<S: ReadAt> Ctx<'_, S> {
             (Some(src), Some(ranges)) if e.size <= SMALL_FILE => {
                 buf.resize(e.size as usize, 0);
                 let mut at = 0usize;
-                for (off, len) in ranges {
+                for r in ranges {
                     // The extents add up to the size the entry claims; if a
                     // hostile record says otherwise, fail instead of writing
                     // a short file.
                     let dst = at
-                        .checked_add(len as usize)
+                        .checked_add(r.len as usize)
                         .and_then(|end| buf.get_mut(at..end))
                         .ok_or_else(|| {
                             Error::corrupt(
@@ -973,41 +973,75 @@ impl<S: ReadAt> Ctx<'_, S> {
                                 ),
                             )
                         })?;
-                    FileExt::read_exact_at(src, dst, off).map_err(|er| Error::Io {
-                        source: er,
-                        offset: Some(off),
-                    })?;
-                    at += len as usize;
+                    match r.offset {
+                        Some(off) => {
+                            FileExt::read_exact_at(src, dst, off).map_err(|er| Error::Io {
+                                source: er,
+                                offset: Some(off),
+                            })?
+                        }
+                        None => dst.fill(0),
+                    }
+                    at += r.len as usize;
                 }
                 out.write_all(buf)?;
                 (self.progress)(e.size);
             }
             (Some(src), Some(ranges)) => {
                 let mut out_pos = 0u64;
+                let mut hole_at_end = false;
                 let cancel = &self.opts.cancel;
-                for (off, len) in ranges {
-                    if self.sparse_image {
-                        copy_range_sparse(src, off, len, out, out_pos, cancel)
-                    } else {
-                        copy_exact(src, off, out, out_pos, len, cancel)
-                    }
-                    .map_err(|er| {
-                        if cancel.is_cancelled() {
-                            Error::Cancelled
+                for r in ranges {
+                    // A run of zeros (UDF) is left a hole in the output.
+                    hole_at_end = r.offset.is_none();
+                    if let Some(off) = r.offset {
+                        if self.sparse_image {
+                            copy_range_sparse(src, off, r.len, out, out_pos, cancel)
                         } else {
-                            Error::Io {
-                                source: er,
-                                offset: Some(off),
-                            }
+                            copy_exact(src, off, out, out_pos, r.len, cancel)
                         }
-                    })?;
-                    out_pos += len;
-                    (self.progress)(len);
+                        .map_err(|er| {
+                            if cancel.is_cancelled() {
+                                Error::Cancelled
+                            } else {
+                                Error::Io {
+                                    source: er,
+                                    offset: Some(off),
+                                }
+                            }
+                        })?;
+                    }
+                    out_pos += r.len;
+                    (self.progress)(r.len);
                 }
-                if self.sparse_image {
+                if self.sparse_image || hole_at_end {
                     // A hole at the end was skipped, not written.
                     out.set_len(out_pos)?;
                 }
+            }
+            (None, Some(ranges)) if ranges.iter().any(|r| r.offset.is_none()) => {
+                // Not a local file: read the recorded runs, leave holes for
+                // the runs of zeros.
+                let mut out_pos = 0u64;
+                buf.resize(1 << 20, 0);
+                for r in &ranges {
+                    if let Some(off) = r.offset {
+                        let mut done = 0u64;
+                        while done < r.len {
+                            if self.opts.cancel.is_cancelled() {
+                                return Err(Error::Cancelled);
+                            }
+                            let n = (r.len - done).min(buf.len() as u64) as usize;
+                            let chunk = buf.get_mut(..n).unwrap_or_default();
+                            img.read_at("file data", off + done, chunk)?;
+                            out.write_all_at(chunk, out_pos + done)?;
+                            done += n as u64;
+                        }
+                    }
+                    out_pos += r.len;
+                    (self.progress)(r.len);
+                }
+                out.set_len(out_pos)?;
             }
             _ => {
                 let mut w = io::BufWriter::with_capacity(

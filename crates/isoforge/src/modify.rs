@@ -860,7 +860,11 @@ fn import_tree<S: ReadAt>(
                     id
                 }
                 FileType::File => {
-                    let runs = crate::read::file::ranges(img, e)?;
+                    // ISO 9660 entries: every run is recorded.
+                    let runs: Vec<(u64, u64)> = crate::read::file::ranges(img, e)?
+                        .into_iter()
+                        .map(|r| (r.offset.unwrap_or(0), r.len))
+                        .collect();
                     if seen_runs.insert(runs.clone()) {
                         total = total.saturating_add(runs.iter().map(|r| r.1).sum());
                         if total > budget {

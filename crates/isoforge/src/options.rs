@@ -5,7 +5,10 @@
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum View {
-    /// Rock Ridge if present, else Joliet, else ISO 9660:1999, else plain ISO 9660.
+    /// Rock Ridge if present, else UDF, else Joliet, else ISO 9660:1999,
+    /// else plain ISO 9660; but UDF before Rock Ridge when the ISO 9660 tree
+    /// is a placeholder or lacks entries or sizes that the UDF tree has (see
+    /// [`crate::Image::auto_view`]).
     #[default]
     Auto,
     /// The primary volume descriptor's tree with its plain ISO 9660 names.
@@ -60,6 +63,15 @@ pub struct Limits {
     pub max_dir_bytes: u32,
     /// Total bytes of directory extents read in one walk.
     pub max_total_dir_bytes: u64,
+    /// UDF descriptors read while opening a volume: volume descriptor
+    /// sequences (main and reserve, with their pointers), integrity sequence
+    /// and file set descriptors together.
+    pub max_udf_descriptors: u32,
+    /// UDF allocation extent descriptors followed for one file.
+    pub max_udf_aed_chain: u32,
+    /// UDF indirect entries followed to reach one file entry (strategy 4096
+    /// ICBs of write-once media).
+    pub max_udf_icb_indirections: u32,
 }
 
 impl Default for Limits {
@@ -76,6 +88,9 @@ impl Default for Limits {
             max_path_table_bytes: 64 << 20,
             max_dir_bytes: 64 << 20,
             max_total_dir_bytes: 4 << 30,
+            max_udf_descriptors: 4096,
+            max_udf_aed_chain: 1 << 16,
+            max_udf_icb_indirections: 1024,
         }
     }
 }

@@ -18,6 +18,8 @@
 
 #[path = "hostile/builder.rs"]
 mod builder;
+#[path = "hostile/udf.rs"]
+mod udf;
 
 use std::io::Read;
 use std::process::Command;
@@ -44,6 +46,9 @@ const CASES: &[&str] = &[
     "shared-extent",
     "deep",
     "ce-chain",
+    "udf-hostile",
+    "udf-hostile-uncapped",
+    "udf-many-extents",
 ];
 
 fn status_kb(field: &str) -> u64 {
@@ -188,6 +193,60 @@ fn run_case(case: &str) {
             }
             iso.root(true, &[dir_record(b"F;1", 0, 0, 0, &ce(FREE, 0, 28))]);
             walk_and_read(iso.bytes(), d, View::RockRidge);
+        }
+        "udf-hostile" | "udf-hostile-uncapped" => {
+            let opts = if case == "udf-hostile" { d } else { lifted() };
+            for (_, img) in udf::hostile_images() {
+                walk_and_read(img, opts, View::Udf);
+            }
+        }
+        "udf-many-extents" => {
+            // 60 000 one-block extents of one file, in a chain of allocation
+            // extent descriptors, each pointing at the same block.
+            let o = udf::Opts {
+                blocks: 1024,
+                ..udf::Opts::default()
+            };
+            let img = udf::one_entry(o, "f", false, |u| {
+                use isoforge_format::udf::icb::{encode_ads, file_type, AdType, AllocDesc};
+                use isoforge_format::udf::{aed, ExtentKind};
+                let data = u.data_blocks(1);
+                let one = AllocDesc {
+                    kind: ExtentKind::Recorded,
+                    len: 2048,
+                    block: data.block,
+                    partition: Some(udf::PHYS),
+                };
+                let per_aed = 100;
+                let aeds = 600u32;
+                let first = u.data_blocks(aeds);
+                for i in 0..aeds {
+                    let mut ads = Vec::new();
+                    let mut list = vec![one; per_aed];
+                    if i + 1 < aeds {
+                        list.push(AllocDesc {
+                            kind: ExtentKind::Continuation,
+                            len: 2048,
+                            block: first.block + i + 1,
+                            partition: Some(udf::PHYS),
+                        });
+                    }
+                    encode_ads(&list, AdType::Long, &mut ads).expect("descriptors encode");
+                    let at = isoforge_format::udf::LbAddr {
+                        partition: udf::PHYS,
+                        block: first.block + i,
+                    };
+                    u.write(at, &aed::encode(at.block, 0, &ads).expect("AED encodes"));
+                }
+                let cont = AllocDesc {
+                    kind: ExtentKind::Continuation,
+                    len: 2048,
+                    block: first.block,
+                    partition: Some(udf::PHYS),
+                };
+                u.entry(file_type::REGULAR, 60_000 * 2048, &[cont], 1)
+            });
+            walk_and_read(img, d, View::Udf);
         }
         other => panic!("unknown case {other}"),
     }

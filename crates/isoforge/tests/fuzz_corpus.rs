@@ -6,6 +6,8 @@
 mod builder;
 #[path = "common/exercise.rs"]
 mod exercise;
+#[path = "hostile/udf.rs"]
+mod udf;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -105,6 +107,7 @@ fn hostile_images() -> Vec<(&'static str, Vec<u8>)> {
     let mut iso = Iso::new(FREE + 1);
     iso.root(false, &[file(b"F;1", u32::MAX, u32::MAX)]);
     out.push(("extent overflow", iso.bytes()));
+    out.extend(udf::hostile_images());
     out
 }
 
@@ -126,5 +129,79 @@ fn hostile_images_through_the_fuzz_logic() {
             "{name}: {:?}",
             r.errors
         );
+    }
+}
+
+/// Seeds of the `udf_walk` target made by the builder; written to
+/// `fuzz/corpus/udf_walk/` by `ISOFORGE_WRITE_SEEDS=1 cargo test -p isoforge
+/// --test fuzz_corpus write_udf_seeds -- --ignored`.
+fn udf_builder_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let small = |revision, metadata| udf::Opts {
+        bs: 512,
+        revision,
+        metadata,
+        blocks: 64,
+    };
+    vec![
+        (
+            "builder-1.02-512.udf",
+            udf::small_tree(small(0x0102, false), b"0123456789"),
+        ),
+        (
+            "builder-2.01-512.udf",
+            udf::small_tree(small(0x0201, false), b"0123456789"),
+        ),
+        (
+            "builder-2.50-metadata-512.udf",
+            udf::small_tree(small(0x0250, true), b"0123456789"),
+        ),
+    ]
+}
+
+#[test]
+#[ignore = "writes the seed corpus"]
+fn write_udf_seeds() {
+    if std::env::var("ISOFORGE_WRITE_SEEDS").as_deref() != Ok("1") {
+        return;
+    }
+    let dir = root().join("fuzz/corpus/udf_walk");
+    std::fs::create_dir_all(&dir).expect("UDF test setup");
+    for (name, data) in udf_builder_seeds() {
+        std::fs::write(dir.join(name), data).expect("UDF test setup");
+    }
+}
+
+#[test]
+fn udf_seed_corpus_reads_cleanly() {
+    let seeds = inputs(&root().join("fuzz/corpus/udf_walk"));
+    assert!(seeds.len() >= 5, "UDF seed corpus is missing");
+    // The committed builder seeds are what the builder makes today.
+    for (name, data) in udf_builder_seeds() {
+        let p = root().join("fuzz/corpus/udf_walk").join(name);
+        let committed = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert!(
+            committed == data,
+            "{name} differs from the builder's output; rewrite the seeds"
+        );
+    }
+    for p in seeds {
+        let r = run(&p);
+        let data = std::fs::read(&p).expect("UDF test setup");
+        exercise::udf_descriptors(&data);
+        let name = p
+            .file_name()
+            .expect("UDF test setup")
+            .to_string_lossy()
+            .into_owned();
+        if name.ends_with(".udf") || name.ends_with(".iso") {
+            assert!(r.opened, "{name}: {:?}", r.errors);
+            assert!(r.errors.is_empty(), "{name}: {:?}", r.errors);
+            // mkudffs volumes are empty.
+            assert!(
+                r.entries > 0 || name.starts_with("mkudffs"),
+                "{name}: {r:?}"
+            );
+            assert!(r.views > 0, "{name}: {r:?}");
+        }
     }
 }

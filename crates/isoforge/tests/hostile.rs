@@ -1185,3 +1185,121 @@ fn loop_reached_through_read_dir_and_lookup() {
     assert_eq!(names, ["F", "LOOP"]);
     assert_eq!(deep.expect("a chosen path is followed"), FileType::Dir);
 }
+
+#[path = "hostile/udf.rs"]
+mod udf;
+
+/// Opens, walks the UDF view and reads every file: the first error.
+fn udf_first_error(data: Vec<u8>) -> Option<Error> {
+    let img = match Image::open(data) {
+        Ok(img) => img,
+        Err(e) => return Some(e),
+    };
+    let all = match walk(&img, View::Udf) {
+        Ok(v) => v,
+        Err(e) => return Some(e),
+    };
+    for e in all.iter().filter(|e| e.file_type == FileType::File) {
+        if let Err(e) = img.open_file(e).and_then(|r| {
+            let mut v = Vec::new();
+            r.take(1 << 20).read_to_end(&mut v).map_err(Error::from)?;
+            Ok(v)
+        }) {
+            return Some(e);
+        }
+    }
+    None
+}
+
+#[test]
+fn udf_hostile_volumes_fail_cleanly() {
+    for (name, data) in udf::hostile_images() {
+        let err =
+            bounded(move || udf_first_error(data)).unwrap_or_else(|| panic!("{name}: no error"));
+        let text = err.to_string();
+        let expect: &[&str] = match name {
+            "anchor pointing at itself" => &["UDF volume descriptor sequence", "at byte 524288"],
+            "volume descriptor pointer loop" => &["UDF volume descriptor pointer", "loops back"],
+            "allocation extent descriptor cycle" => {
+                &["UDF allocation extent descriptor", "loop back"]
+            }
+            "extent past the end" => &["past the end of the partition"],
+            "FID length overflow" => &["UDF file identifier descriptor", "truncated"],
+            "ICB indirections without end" => &["UDF indirect entries followed", "1025 > 1024"],
+            "ICB indirections nested 2000 deep" => {
+                &["UDF indirect entries followed", "1025 > 1024"]
+            }
+            "CS0 name with ../" => &["UDF file identifier descriptor", "contains '/'"],
+            "directory loop" => &["directory loop"],
+            "huge directory" => &["directory bytes read"],
+            other => panic!("unknown case {other}"),
+        };
+        for want in expect {
+            assert!(text.contains(want), "{name}: {text:?} lacks {want:?}");
+        }
+        assert!(
+            text.contains("at byte") || matches!(err, Error::LimitExceeded { .. }),
+            "{name}: {text}"
+        );
+    }
+}
+
+#[test]
+fn udf_limits_are_honoured() {
+    // Indirect entries: a chain shorter than the limit is followed, one
+    // longer is refused.
+    let chain = |n: u32| {
+        udf::one_entry(udf::Opts::default(), "f", false, |u| {
+            let target = u.file(b"end of chain");
+            let mut to = target;
+            for _ in 0..n {
+                let at = u.icb_blocks(1);
+                let ie = isoforge_format::udf::icb::encode_indirect(
+                    at.block,
+                    isoforge_format::udf::LongAd::new(2048, to),
+                )
+                .expect("UDF test setup");
+                u.write(at, &ie);
+                to = at;
+            }
+            to
+        })
+    };
+    let img = Image::open(chain(10)).expect("UDF test setup");
+    let f = img.lookup("/f", View::Udf).expect("UDF test setup");
+    assert_eq!(
+        read(&img, &f, 100).expect("UDF test setup"),
+        b"end of chain"
+    );
+    let tight = limited(|l| l.max_udf_icb_indirections = 5);
+    let img = open_with(chain(10), tight).expect("UDF test setup");
+    assert_limit(&walk_err(&img, View::Udf), "indirect entries");
+    // Entries per directory, directory size and descriptor counts.
+    let tree = udf::small_tree(udf::Opts::default(), b"x");
+    let img =
+        open_with(tree.clone(), limited(|l| l.max_entries_per_dir = 2)).expect("UDF test setup");
+    assert_limit(&walk_err(&img, View::Udf), "entries in one directory");
+    let img = open_with(tree.clone(), limited(|l| l.max_dir_bytes = 64)).expect("UDF test setup");
+    assert_limit(&walk_err(&img, View::Udf), "directory size");
+    let err = open_with(tree, limited(|l| l.max_udf_descriptors = 3))
+        .err()
+        .expect("UDF test setup");
+    assert_limit(&err, "UDF descriptors");
+}
+
+#[test]
+fn udf_tag_damage_is_corruption_with_its_offset() {
+    // One flipped byte in a file entry: its CRC fails, and the error names
+    // the file entry at its byte offset.
+    let mut u = udf::Udf::new(udf::Opts::default());
+    let root = u.icb_blocks(1);
+    let f = u.file(b"content");
+    u.dir(root, root, &[("f", f, false)]);
+    let mut raw = u.finish(root);
+    let fe = (udf::PART_START + f.block) as usize * 2048;
+    raw[fe + 60] ^= 1;
+    let img = Image::open(raw).expect("UDF test setup");
+    let err = walk_err(&img, View::Udf);
+    assert_corrupt(&err, "UDF file entry", Some(fe as u64));
+    assert!(err.to_string().contains("CRC"), "{err}");
+}

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use isoforge::extract::{extract, Existing, ExtractOptions};
 
 use crate::args::Cli;
-use crate::commands::{open_image, refuse_udf_stub, Outcome, ViewArg};
+use crate::commands::{open_image, Outcome, ViewArg};
 use crate::progress::bytes_bar;
 
 /// Options of `extract`.
@@ -75,7 +75,6 @@ pub enum Overwrite {
 /// Runs `extract`.
 pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     let img = open_image(&a.image)?;
-    refuse_udf_stub(&img, a.view)?;
     let view = a.view.into();
     let mut opts = ExtractOptions::default();
     opts.existing = match (a.skip_existing, a.overwrite) {

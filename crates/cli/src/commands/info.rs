@@ -105,6 +105,11 @@ fn tree_stats(
                 }
                 if let Some(x) = e.extents.first() {
                     s.file_lbas.push((x.lba, e.path.clone()));
+                } else if let Some(off) = e.udf.as_ref().and_then(|u| u.runs.first()?.offset) {
+                    // A UDF file's first run, as a 2048-byte sector.
+                    if let Ok(lba) = u32::try_from(off / 2048) {
+                        s.file_lbas.push((lba, e.path.clone()));
+                    }
                 }
             }
             FileType::Dir => s.dirs += 1,
@@ -121,13 +126,13 @@ pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome>
     let img = open_image(&a.image)?;
     let info = img.info();
     let udf_stub = img.udf_stub()?;
-    let view = img.resolve_view(View::Auto)?;
+    let (view, view_reason) = img.auto_view();
     let (stats, walk_diags) = tree_stats(&img, view)?;
     let mut diagnostics: Vec<isoforge::Diagnostic> = img.diagnostics().to_vec();
     diagnostics.extend(walk_diags);
     let mut path_tables = Vec::new();
     for v in img.views() {
-        if matches!(v, View::RockRidge) {
+        if matches!(v, View::RockRidge | View::Udf) {
             continue;
         }
         match img.check_path_tables(v) {
@@ -169,11 +174,7 @@ pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome>
         "volume_space_size": info.volume_space_size,
         "volume_id": info.volume_id,
         "descriptors": info.descriptors.iter().map(descriptor_json).collect::<Vec<_>>(),
-        "udf": {
-            "present": info.has_udf(),
-            "recognition": info.udf_recognition.iter().map(|(s, v)| json!({"sector": s, "id": format!("{v:?}").to_uppercase()})).collect::<Vec<_>>(),
-            "iso9660_is_placeholder": udf_stub,
-        },
+        "udf": udf_json(info, udf_stub),
         "extensions": {
             "rock_ridge": rr.map(|r| json!({"identifier": r.identifier, "version": r.version, "skip": r.skip})),
             "joliet_level": info.joliet_level,
@@ -182,6 +183,7 @@ pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome>
         },
         "views": img.views().iter().map(|v| serde_json::to_value(v).unwrap_or(Value::Null)).collect::<Vec<_>>(),
         "default_view": serde_json::to_value(view).unwrap_or(Value::Null),
+        "default_view_reason": view_reason,
         "tree": {
             "files": stats.files,
             "directories": stats.dirs,
@@ -256,8 +258,10 @@ pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome>
     if stats.zisofs > 0 {
         ext.push(format!("zisofs ({} files)", stats.zisofs));
     }
-    if info.has_udf() {
-        ext.push("UDF (recognition sequence only; not read yet)".into());
+    match &info.udf {
+        Some(u) => ext.push(format!("UDF {}", u.revision_text())),
+        None if info.has_udf() => ext.push("UDF (unreadable)".into()),
+        None => {}
     }
     writeln!(
         out,
@@ -268,6 +272,17 @@ pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome>
             ext.join(", ")
         }
     )?;
+    if let Some(u) = &info.udf {
+        write_udf(out, u)?;
+    }
+    writeln!(
+        out,
+        "View           : {}, because {view_reason}",
+        serde_json::to_value(view)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    )?;
     writeln!(
         out,
         "Tree ({:?})  : {} files, {} directories, {} symlinks, {} bytes",
@@ -276,7 +291,7 @@ pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome>
     if udf_stub {
         writeln!(
             out,
-            "Note           : the ISO 9660 tree is only a placeholder; the content is in the UDF file system, which isoforge cannot read yet"
+            "Note           : the ISO 9660 tree is only a placeholder; the content is in the UDF file system"
         )?;
     }
     if let Some(et) = &el_torito {
@@ -313,6 +328,120 @@ pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome>
         writeln!(out, "Diagnostic     : byte {}: {}", d.offset, d.message)?;
     }
     Ok(Outcome::Ok)
+}
+
+/// The `udf` object of `info --json`: every key is written, null where no
+/// readable volume gives it a value.
+fn udf_json(info: &isoforge::read::ImageInfo, placeholder: bool) -> Value {
+    let u = info.udf.as_ref();
+    let t = |x: &Option<isoforge::IsoTime>| x.as_ref().map(rfc3339);
+    let rev = |r: Option<u16>| r.map(|r| format!("{}.{:02x}", r >> 8, r & 0xFF));
+    let of = |f: &dyn Fn(&isoforge::read::UdfInfo) -> Value| u.map_or(Value::Null, f);
+    json!({
+        "present": info.has_udf(),
+        "recognition": info.udf_recognition.iter().map(|(s, v)| json!({"sector": s, "id": format!("{v:?}").to_uppercase()})).collect::<Vec<_>>(),
+        "iso9660_is_placeholder": placeholder,
+        "readable": u.is_some(),
+        "revision": of(&|u| json!(u.revision_text())),
+        "domain_revision": of(&|u| json!(rev(Some(u.domain_revision)))),
+        "block_size": of(&|u| json!(u.block_size)),
+        "anchors": of(&|u| json!(u.anchors)),
+        "reserve_sequence_used": of(&|u| json!(u.reserve_sequence)),
+        "volume_id": of(&|u| json!(u.volume_id)),
+        "volume_set_id": of(&|u| json!(u.volume_set_id)),
+        "logical_volume_id": of(&|u| json!(u.logical_volume_id)),
+        "file_set_id": of(&|u| json!(u.file_set_id)),
+        "application_id": of(&|u| json!(u.application_id)),
+        "implementation_id": of(&|u| json!(u.implementation_id)),
+        "recorded": of(&|u| json!(t(&u.recorded))),
+        "partitions": of(&|u| json!(u.partitions)),
+        "maps": of(&|u| json!(u.maps)),
+        "integrity": of(&|u| match &u.integrity {
+            Some(i) => json!({
+                "state": if i.closed { "closed" } else { "open" },
+                "recorded": t(&i.recorded),
+                "files": i.num_files,
+                "directories": i.num_dirs,
+                "min_read_revision": rev(i.min_read),
+                "min_write_revision": rev(i.min_write),
+                "max_write_revision": rev(i.max_write),
+                "implementation_id": i.impl_id,
+            }),
+            None => Value::Null,
+        }),
+    })
+}
+
+/// The UDF lines of `info`.
+fn write_udf(out: &mut dyn Write, u: &isoforge::read::UdfInfo) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "UDF            : revision {} (domain {}.{:02x}), block size {}, {}",
+        u.revision_text(),
+        u.domain_revision >> 8,
+        u.domain_revision & 0xFF,
+        u.block_size,
+        u.recognition.join(" ")
+    )?;
+    writeln!(
+        out,
+        "UDF volume     : {:?}, logical volume {:?}, file set {:?}",
+        u.volume_id, u.logical_volume_id, u.file_set_id
+    )?;
+    if !u.implementation_id.is_empty() || !u.application_id.is_empty() {
+        writeln!(
+            out,
+            "UDF written by : {}",
+            format!("{} {}", u.implementation_id, u.application_id).trim()
+        )?;
+    }
+    writeln!(
+        out,
+        "UDF anchors    : sectors {:?}{}",
+        u.anchors,
+        if u.reserve_sequence {
+            ", reserve descriptor sequence used"
+        } else {
+            ""
+        }
+    )?;
+    for p in &u.partitions {
+        writeln!(
+            out,
+            "UDF partition  : {} at sector {}, {} sectors, {} ({})",
+            p.number, p.start, p.length, p.access, p.contents
+        )?;
+    }
+    for (i, m) in u.maps.iter().enumerate() {
+        let part = m
+            .partition
+            .map_or(String::new(), |p| format!(" of partition {p}"));
+        let detail = if m.detail.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", m.detail)
+        };
+        writeln!(out, "UDF map        : {i} {}{part}{detail}", m.kind)?;
+    }
+    match &u.integrity {
+        Some(i) => {
+            let rev = |r: Option<u16>| {
+                r.map_or("?".to_string(), |r| format!("{}.{:02x}", r >> 8, r & 0xFF))
+            };
+            writeln!(
+                out,
+                "UDF integrity  : {}, {} files, {} directories, revisions read {} write {}-{}",
+                if i.closed { "closed" } else { "open" },
+                i.num_files.map_or("?".into(), |n| n.to_string()),
+                i.num_dirs.map_or("?".into(), |n| n.to_string()),
+                rev(i.min_read),
+                rev(i.min_write),
+                rev(i.max_write)
+            )?;
+        }
+        None => writeln!(out, "UDF integrity  : not recorded")?,
+    }
+    Ok(())
 }
 
 /// El Torito lines in the wording of `xorriso -report_el_torito plain`.

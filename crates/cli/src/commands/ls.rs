@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use crate::args::Cli;
-use crate::commands::{open_image, refuse_udf_stub, Outcome, ViewArg};
+use crate::commands::{open_image, Outcome, ViewArg};
 use crate::render;
 
 /// Options of `ls`.
@@ -32,7 +32,6 @@ pub struct Args {
 /// Runs `ls`.
 pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     let img = open_image(&a.image)?;
-    refuse_udf_stub(&img, a.view)?;
     let view = a.view.into();
     let target = img.lookup(&a.path, view)?;
     let mut first = true;

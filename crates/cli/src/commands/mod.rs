@@ -56,7 +56,9 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
 /// The `--view` choices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
 pub enum ViewArg {
-    /// Rock Ridge, else Joliet, else ISO 9660:1999, else plain ISO 9660.
+    /// Rock Ridge, else UDF, else Joliet, else ISO 9660:1999, else plain
+    /// ISO 9660; UDF first when the ISO 9660 tree is a placeholder or lacks
+    /// what UDF has (`info` says which and why).
     #[default]
     Auto,
     /// Plain ISO 9660 names.
@@ -96,16 +98,4 @@ pub fn open_file(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
         anyhow::bail!("{} is a directory, not an image file", path.display());
     }
     std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))
-}
-
-/// Refuses to present the placeholder ISO 9660 tree of a UDF image as its
-/// content when the user did not ask for that tree explicitly.
-pub fn refuse_udf_stub(img: &isoforge::Image<std::fs::File>, view: ViewArg) -> anyhow::Result<()> {
-    if view == ViewArg::Auto && img.udf_stub()? {
-        anyhow::bail!(
-            "the files of this image are in its UDF file system, which isoforge cannot read yet; \
-             its ISO 9660 tree is only a placeholder (see it with --view iso9660)"
-        );
-    }
-    Ok(())
 }

@@ -17,7 +17,7 @@ pub(crate) struct Budget {
     pub entries: u64,
     pub dir_bytes: u64,
     pub diagnostics: Vec<Diagnostic>,
-    limits: Limits,
+    pub limits: Limits,
 }
 
 impl Budget {
@@ -55,6 +55,9 @@ struct Pending {
 impl<S: ReadAt> Image<S> {
     /// The entry for a tree's root, with the attributes of its "." record.
     pub(crate) fn root_entry(&self, tree: &Tree) -> Result<Entry> {
+        if tree.udf {
+            return self.udf_volume()?.root_entry(self, self.limits());
+        }
         let mut e = Entry {
             path: "/".into(),
             name: String::new(),
@@ -79,6 +82,7 @@ impl<S: ReadAt> Image<S> {
             record_offset: block_offset(tree.root_lba, self.info().block_size).unwrap_or(0),
             depth: 0,
             sparse_size: None,
+            udf: None,
         };
         let first = self.read_extent(
             "root directory",
@@ -123,6 +127,9 @@ impl<S: ReadAt> Image<S> {
                 value: u64::from(dir.depth) + 1,
                 limit: limits.max_depth.into(),
             });
+        }
+        if tree.udf {
+            return self.udf_volume()?.list_dir(self, dir, &limits, budget);
         }
         budget.dir_bytes = budget.dir_bytes.saturating_add(ext.len.into());
         // Directories of a real image do not overlap, so one walk reads at
@@ -364,6 +371,7 @@ impl<S: ReadAt> Image<S> {
             record_offset: rec_off,
             depth: parent.depth.saturating_add(1),
             sparse_size: None,
+            udf: None,
         };
         if is_dir || rec.data_len > 0 {
             e.extents.push(Extent {

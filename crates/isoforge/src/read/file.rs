@@ -5,12 +5,30 @@ use std::io::{self, Read, Write};
 
 use flate2::{Decompress, FlushDecompress, Status};
 
-use super::{block_offset, Entry, Image, Zisofs};
+use super::{block_offset, DataRun, Entry, Image, Zisofs};
 use crate::error::{Error, Result};
 use crate::source::ReadAt;
 
-/// The byte ranges of a file's data, each checked against the image size.
-pub(crate) fn ranges<S: ReadAt>(img: &Image<S>, e: &Entry) -> Result<Vec<(u64, u64)>> {
+/// The runs of a file's data, each checked against the image size.
+pub(crate) fn ranges<S: ReadAt>(img: &Image<S>, e: &Entry) -> Result<Vec<DataRun>> {
+    let size = img.info().image_size;
+    if let Some(u) = &e.udf {
+        for r in &u.runs {
+            if let Some(off) = r.offset {
+                if off.checked_add(r.len).is_none_or(|end| end > size) {
+                    return Err(Error::corrupt(
+                        "UDF file entry",
+                        u.icb_offset,
+                        format!(
+                            "{}: {} bytes of data at byte {off} lie past the end of the image ({size} bytes)",
+                            e.path, r.len
+                        ),
+                    ));
+                }
+            }
+        }
+        return Ok(u.runs.clone());
+    }
     let mut out = Vec::with_capacity(e.extents.len());
     for x in &e.extents {
         let off = block_offset(x.lba, img.info().block_size).ok_or_else(|| {
@@ -21,20 +39,20 @@ pub(crate) fn ranges<S: ReadAt>(img: &Image<S>, e: &Entry) -> Result<Vec<(u64, u
             )
         })?;
         let end = off.checked_add(x.len.into());
-        if end.is_none_or(|end| end > img.info().image_size) {
+        if end.is_none_or(|end| end > size) {
             return Err(Error::corrupt(
                 "directory record",
                 e.record_offset,
                 format!(
                     "{}: extent of {} bytes at block {} lies past the end of the image ({} bytes)",
-                    e.path,
-                    x.len,
-                    x.lba,
-                    img.info().image_size
+                    e.path, x.len, x.lba, size
                 ),
             ));
         }
-        out.push((off, u64::from(x.len)));
+        out.push(DataRun {
+            offset: Some(off),
+            len: u64::from(x.len),
+        });
     }
     Ok(out)
 }
@@ -58,7 +76,7 @@ pub struct FileReader<'a, S: ReadAt> {
     img: &'a Image<S>,
     path: String,
     record_offset: u64,
-    ranges: Vec<(u64, u64)>,
+    ranges: Vec<DataRun>,
     /// Index of the current range and position within it.
     cur: usize,
     pos_in: u64,
@@ -109,7 +127,8 @@ impl<'a, S: ReadAt> FileReader<'a, S> {
 
     /// Reads `buf.len()` bytes at `pos` of the stored (compressed) data.
     fn read_stored_at(&self, mut pos: u64, mut buf: &mut [u8]) -> Result<()> {
-        for &(off, len) in &self.ranges {
+        for r in &self.ranges {
+            let len = r.len;
             if buf.is_empty() {
                 break;
             }
@@ -119,7 +138,10 @@ impl<'a, S: ReadAt> FileReader<'a, S> {
             }
             let n = (len - pos).min(buf.len() as u64) as usize;
             let (head, tail) = buf.split_at_mut(n);
-            self.img.read_at("file data", off + pos, head)?;
+            match r.offset {
+                Some(off) => self.img.read_at("file data", off + pos, head)?,
+                None => head.fill(0),
+            }
             buf = tail;
             pos = 0;
         }
@@ -131,7 +153,7 @@ impl<'a, S: ReadAt> FileReader<'a, S> {
     }
 
     fn stored_len(&self) -> u64 {
-        self.ranges.iter().map(|r| r.1).sum()
+        self.ranges.iter().map(|r| r.len).sum()
     }
 
     fn zisofs_header(&self, p: Zisofs) -> Result<ZState> {
@@ -283,7 +305,7 @@ impl<'a, S: ReadAt> FileReader<'a, S> {
                 self.next_zblock()?;
             }
         }
-        while let Some(&(off, len)) = self.ranges.get(self.cur) {
+        while let Some(&DataRun { offset, len }) = self.ranges.get(self.cur) {
             if self.pos_in >= len {
                 self.cur += 1;
                 self.pos_in = 0;
@@ -291,7 +313,10 @@ impl<'a, S: ReadAt> FileReader<'a, S> {
             }
             let n = (len - self.pos_in).min(buf.len() as u64) as usize;
             let dst = buf.get_mut(..n).unwrap_or_default();
-            self.img.read_at("file data", off + self.pos_in, dst)?;
+            match offset {
+                Some(off) => self.img.read_at("file data", off + self.pos_in, dst)?,
+                None => dst.fill(0),
+            }
             self.pos_in += n as u64;
             return Ok(n);
         }

@@ -1,6 +1,7 @@
 //! The image reader: volume descriptors, directory hierarchies in each name
-//! space (plain ISO 9660, Joliet, Rock Ridge, ISO 9660:1999), file contents
-//! (multi-extent, interleaved, zisofs), El Torito and the system area.
+//! space (plain ISO 9660, Joliet, Rock Ridge, ISO 9660:1999, UDF), file
+//! contents (multi-extent, interleaved, zisofs, UDF extents), El Torito and
+//! the system area.
 //!
 //! Nothing read from the image is trusted: every offset is computed with
 //! checked arithmetic and compared with the image size before a read, every
@@ -17,10 +18,11 @@
     allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)
 )]
 
-mod dir;
+pub(crate) mod dir;
 pub(crate) mod file;
 mod pathtable;
 mod rr;
+pub(crate) mod udf;
 mod walk;
 
 pub mod boot;
@@ -40,6 +42,7 @@ use crate::source::ReadAt;
 
 pub use file::FileReader;
 pub use pathtable::PathTableCheck;
+pub use udf::{UdfInfo, UdfIntegrity, UdfMap, UdfPartition};
 pub use walk::{Dirs, Walk};
 
 /// The kind of a directory entry.
@@ -69,6 +72,31 @@ pub struct Extent {
     pub lba: u32,
     /// Length in bytes.
     pub len: u32,
+}
+
+/// A piece of a file's data: a byte range of the image, or a run of zeros
+/// (UDF extents that are allocated but not recorded, or not allocated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct DataRun {
+    /// Byte offset in the image; `None` for zeros.
+    pub offset: Option<u64>,
+    /// Length in bytes.
+    pub len: u64,
+}
+
+/// Where a UDF entry is recorded, and where its data is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UdfNode {
+    /// Byte offset of its file entry (FE or EFE) in the image.
+    pub icb_offset: u64,
+    /// Partition reference number of the file entry.
+    pub partition: u16,
+    /// Logical block of the file entry in that partition.
+    pub block: u32,
+    /// The UDF unique ID.
+    pub unique_id: u64,
+    /// A regular file's data, in order (empty for other kinds).
+    pub runs: Vec<DataRun>,
 }
 
 /// zisofs compression parameters of a file.
@@ -114,7 +142,8 @@ pub struct Entry {
     pub target: Option<String>,
     /// Device number (major, minor) of a device node.
     pub rdev: Option<(u32, u32)>,
-    /// Where the data is.
+    /// Where the data is, for ISO 9660 entries (UDF entries keep theirs in
+    /// [`Entry::udf`]).
     pub extents: Vec<Extent>,
     /// zisofs parameters, if the file is stored compressed.
     pub zisofs: Option<Zisofs>,
@@ -126,6 +155,8 @@ pub struct Entry {
     pub depth: u32,
     /// Rock Ridge sparse-file size (SF), if recorded.
     pub sparse_size: Option<u64>,
+    /// For entries of the UDF tree: the file entry and the data runs.
+    pub udf: Option<Box<UdfNode>>,
 }
 
 impl Entry {
@@ -133,6 +164,21 @@ impl Entry {
     pub fn is_dir(&self) -> bool {
         self.file_type == FileType::Dir
     }
+
+    /// A key that is the same for two entries exactly when they are the same
+    /// directory: the first block of an ISO 9660 directory, the file entry
+    /// of a UDF one.
+    pub(crate) fn dir_key(&self) -> u64 {
+        match &self.udf {
+            Some(u) => udf_key(u.partition, u.block),
+            None => self.extents.first().map_or(0, |x| u64::from(x.lba)),
+        }
+    }
+}
+
+/// The directory key of a UDF file entry (above every ISO 9660 block).
+pub(crate) fn udf_key(partition: u16, block: u32) -> u64 {
+    (1 << 63) | (u64::from(partition) << 32) | u64::from(block)
 }
 
 /// Rock Ridge details of a volume.
@@ -182,6 +228,8 @@ pub struct ImageInfo {
     pub enhanced: bool,
     /// El Torito catalog sector, from the boot record.
     pub el_torito_catalog: Option<u32>,
+    /// The UDF file system, when one could be read.
+    pub udf: Option<UdfInfo>,
 }
 
 impl ImageInfo {
@@ -223,6 +271,20 @@ pub(crate) struct Tree {
     pub joliet: bool,
     pub rock_ridge: bool,
     pub skip: u8,
+    /// The UDF hierarchy (the other fields are unused).
+    pub udf: bool,
+    /// [`Entry::dir_key`] of the root.
+    pub root_key: u64,
+}
+
+/// The UDF side of an image.
+enum UdfState {
+    /// No UDF volume is announced.
+    Absent,
+    Open(Box<udf::Volume>),
+    /// Announced, but unreadable: the error is reported when the UDF view is
+    /// asked for.
+    Failed(Error),
 }
 
 /// An open image. Cheap to share between threads: all reads are positional.
@@ -231,6 +293,9 @@ pub struct Image<S: ReadAt> {
     info: ImageInfo,
     opts: ReadOptions,
     diagnostics: Vec<Diagnostic>,
+    udf: UdfState,
+    /// What `View::Auto` stands for, and why; found on first use.
+    auto: std::sync::OnceLock<(View, String)>,
 }
 
 /// Most volume descriptors read before giving up on finding a terminator.
@@ -239,6 +304,15 @@ const MAX_DESCRIPTORS: u32 = 64;
 /// The byte offset of a logical block, checked.
 pub(crate) fn block_offset(lba: u32, block_size: u32) -> Option<u64> {
     u64::from(lba).checked_mul(u64::from(block_size))
+}
+
+impl<S: ReadAt> udf::Disk for Image<S> {
+    fn read_at(&self, what: &'static str, off: u64, buf: &mut [u8]) -> Result<()> {
+        Image::read_at(self, what, off, buf)
+    }
+    fn len(&self) -> u64 {
+        self.info.image_size
+    }
 }
 
 impl<S: ReadAt> Image<S> {
@@ -265,14 +339,16 @@ impl<S: ReadAt> Image<S> {
             let kind = match descriptor_kind(&sector) {
                 Ok(k) => k,
                 Err(e) if n == 16 => {
-                    // No ECMA-119 descriptor at all: say whether it is UDF.
-                    if matches!(volume_structure(&sector), Some(VolumeStructure::Bea01)) {
-                        return Err(Error::Unsupported(
-                            "this is a UDF-only image (no ISO 9660 volume descriptors); reading UDF is not supported yet"
-                                .into(),
-                        ));
-                    }
-                    return Err(Error::format("primary volume descriptor", off, e));
+                    // No ECMA-119 descriptor at all: a UDF-only volume, or
+                    // not an image.
+                    let vsd = volume_structure(&sector).is_some();
+                    return Self::open_udf_only(
+                        src,
+                        image_size,
+                        opts,
+                        vsd,
+                        Error::format("primary volume descriptor", off, e),
+                    );
                 }
                 Err(e) => {
                     // A descriptor set that ends without a terminator: tolerated
@@ -411,15 +487,94 @@ impl<S: ReadAt> Image<S> {
             joliet_level,
             enhanced,
             el_torito_catalog,
+            udf: None,
         };
         let mut img = Image {
             src,
             info,
             opts: *opts,
             diagnostics,
+            udf: UdfState::Absent,
+            auto: std::sync::OnceLock::new(),
         };
         img.info.rock_ridge = img.detect_rock_ridge(img.info.primary().map(|p| p.root_record))?;
+        if img.info.has_udf() {
+            let mut diags = Vec::new();
+            let disk = udf::RawDisk {
+                src: &img.src,
+                size: image_size,
+            };
+            img.udf = match udf::Volume::open(&disk, &opts.limits, &mut diags) {
+                Ok(v) => {
+                    img.info.udf = Some(v.info.clone());
+                    UdfState::Open(Box::new(v))
+                }
+                Err(e) => {
+                    diags.push(Diagnostic {
+                        offset: 256 * SECTOR as u64,
+                        message: format!("the UDF file system cannot be read: {e}"),
+                    });
+                    UdfState::Failed(e)
+                }
+            };
+            img.diagnostics.extend(diags);
+        }
         Ok(img)
+    }
+
+    /// Opens an image without an ECMA-119 volume descriptor set as a UDF
+    /// volume. `iso_err` is the error to report when it is not one either
+    /// (unless the volume recognition sequence announced one, `vsd`).
+    fn open_udf_only(
+        src: S,
+        image_size: u64,
+        opts: &ReadOptions,
+        vsd: bool,
+        iso_err: Error,
+    ) -> Result<Self> {
+        let mut diagnostics = Vec::new();
+        let disk = udf::RawDisk {
+            src: &src,
+            size: image_size,
+        };
+        let vol = match udf::Volume::open(&disk, &opts.limits, &mut diagnostics) {
+            Ok(v) => v,
+            Err(e) if vsd => return Err(e),
+            Err(_) => return Err(iso_err),
+        };
+        let recognition = udf::recognition(&disk, vol.block)?;
+        let block_size = vol.block;
+        let info = ImageInfo {
+            image_size,
+            volume_id: vol.info.logical_volume_id.clone(),
+            block_size,
+            volume_space_size: u32::try_from(image_size / u64::from(block_size))
+                .unwrap_or(u32::MAX),
+            descriptors: Vec::new(),
+            udf_recognition: recognition,
+            rock_ridge: None,
+            joliet_level: None,
+            enhanced: false,
+            el_torito_catalog: None,
+            udf: Some(vol.info.clone()),
+        };
+        Ok(Image {
+            src,
+            info,
+            opts: *opts,
+            diagnostics,
+            udf: UdfState::Open(Box::new(vol)),
+            auto: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The UDF volume, or why there is none.
+    pub(crate) fn udf_volume(&self) -> Result<&udf::Volume> {
+        match &self.udf {
+            UdfState::Open(v) => Ok(v),
+            UdfState::Failed(e) => Err(e.duplicate()),
+            UdfState::Absent => Err(Error::Refused(Refusal::NoSuchView(View::Udf))),
+        }
     }
 
     /// The source the image is read from.
@@ -538,20 +693,36 @@ impl<S: ReadAt> Image<S> {
 
     /// The directory hierarchy a view presents.
     pub(crate) fn tree(&self, view: View) -> Result<Tree> {
+        let view = self.resolve_view(view)?;
+        if view == View::Udf {
+            let root = self.udf_volume()?.root();
+            return Ok(Tree {
+                root_lba: 0,
+                root_len: 0,
+                joliet: false,
+                rock_ridge: false,
+                skip: 0,
+                udf: true,
+                root_key: udf_key(root.partition, root.block),
+            });
+        }
         let root_of = |vd: &VolumeDescriptor| -> Result<(u32, u32)> {
             let r = DirRecord::parse(&vd.root_record)
                 .map_err(|e| Error::format("root directory record", 16 * 2048 + 156, e))?;
             Ok((r.extent.saturating_add(u32::from(r.ear_len)), r.data_len))
         };
         let primary = self.info.primary().ok_or_else(|| {
-            Error::corrupt(
-                "volume descriptor set",
-                32768,
-                "no primary volume descriptor",
-            )
+            if self.info.udf.is_some() {
+                Error::Refused(Refusal::OnlyUdf(view))
+            } else {
+                Error::corrupt(
+                    "volume descriptor set",
+                    32768,
+                    "no primary volume descriptor",
+                )
+            }
         })?;
         let rr = self.info.rock_ridge.as_ref();
-        let view = self.resolve_view(view)?;
         let (vd, joliet, rock_ridge) = match view {
             View::RockRidge => {
                 if rr.is_none() {
@@ -582,35 +753,139 @@ impl<S: ReadAt> Image<S> {
             joliet,
             rock_ridge,
             skip: rr.map_or(0, |r| r.skip),
+            udf: false,
+            root_key: root_lba.into(),
         })
     }
 
     /// The concrete view `Auto` stands for on this image.
     pub fn resolve_view(&self, view: View) -> Result<View> {
         Ok(match view {
-            View::Auto => {
-                if self.info.rock_ridge.is_some() {
-                    View::RockRidge
-                } else if self.info.joliet().is_some() {
-                    View::Joliet
-                } else if self.info.enhanced_vd().is_some() {
-                    View::Enhanced
-                } else {
-                    View::Iso9660
-                }
-            }
+            View::Auto => self.auto_view().0,
             View::Udf => {
-                return Err(Error::Unsupported(
-                    "reading the UDF file system is not supported yet".into(),
-                ))
+                self.udf_volume()?;
+                View::Udf
             }
             v => v,
         })
     }
 
+    /// The view `Auto` stands for, and why, in words.
+    ///
+    /// The ISO 9660 views keep their order (Rock Ridge, Joliet, ISO
+    /// 9660:1999, plain), and a readable UDF file system comes before all
+    /// but Rock Ridge. UDF also comes before Rock Ridge when the ISO 9660
+    /// tree is only a placeholder (Windows install media), and when the UDF
+    /// tree holds an entry the Rock Ridge tree lacks or a file of another
+    /// size (a file over 4 GiB that ISO 9660 records modulo 2^32, as
+    /// `genisoimage -udf -allow-limited-size` writes it). Without an ISO
+    /// 9660 file system, UDF is the only view.
+    pub fn auto_view(&self) -> (View, &str) {
+        let (v, why) = self.auto.get_or_init(|| self.choose_auto());
+        (*v, why.as_str())
+    }
+
+    fn choose_auto(&self) -> (View, String) {
+        let iso = || {
+            if self.info.rock_ridge.is_some() {
+                (
+                    View::RockRidge,
+                    "Rock Ridge extensions are present".to_string(),
+                )
+            } else if self.info.joliet().is_some() {
+                (View::Joliet, "a Joliet tree is present".into())
+            } else if self.info.enhanced_vd().is_some() {
+                (View::Enhanced, "an ISO 9660:1999 tree is present".into())
+            } else {
+                (
+                    View::Iso9660,
+                    "only the plain ISO 9660 tree is present".into(),
+                )
+            }
+        };
+        if !matches!(self.udf, UdfState::Open(_)) {
+            let (v, why) = iso();
+            return match &self.udf {
+                UdfState::Failed(_) => (v, format!("{why} (the UDF file system cannot be read)")),
+                _ => (v, why),
+            };
+        }
+        if self.info.primary().is_none() {
+            return (View::Udf, "the image has no ISO 9660 file system".into());
+        }
+        if self.udf_stub().unwrap_or(false) {
+            return (
+                View::Udf,
+                "the ISO 9660 tree is only a placeholder for the UDF file system".into(),
+            );
+        }
+        if self.info.rock_ridge.is_none() {
+            return (
+                View::Udf,
+                "UDF is preferred to Joliet and plain ISO 9660 names".into(),
+            );
+        }
+        match self.udf_has_more() {
+            Ok(Some(why)) => (View::Udf, why),
+            Ok(None) => (
+                View::RockRidge,
+                "Rock Ridge extensions are present and the UDF tree holds the same files".into(),
+            ),
+            Err(e) => (
+                View::RockRidge,
+                format!(
+                    "Rock Ridge extensions are present (the UDF tree could not be compared: {e})"
+                ),
+            ),
+        }
+    }
+
+    /// Why the UDF tree says more than the Rock Ridge tree, if it does: an
+    /// entry missing from Rock Ridge, or a file of another size.
+    fn udf_has_more(&self) -> Result<Option<String>> {
+        let mut rr = std::collections::HashMap::new();
+        for e in self.walk(View::RockRidge)? {
+            let e = e?;
+            rr.insert(e.path, (e.file_type, e.size));
+        }
+        // The boot catalog is often hidden from ISO 9660 only.
+        let catalog = self
+            .info
+            .el_torito_catalog
+            .map(|c| u64::from(c) * SECTOR as u64);
+        for e in self.walk(View::Udf)? {
+            let e = e?;
+            let first = e.udf.as_ref().and_then(|u| u.runs.first()?.offset);
+            if first.is_some() && first == catalog {
+                continue;
+            }
+            match rr.get(&e.path) {
+                None => {
+                    return Ok(Some(format!(
+                        "the UDF tree holds {} which the ISO 9660 tree lacks",
+                        e.path
+                    )))
+                }
+                Some(&(t, size))
+                    if t == FileType::File && e.file_type == FileType::File && size != e.size =>
+                {
+                    return Ok(Some(format!(
+                        "{} has {} bytes in the UDF tree and {size} in the ISO 9660 tree",
+                        e.path, e.size
+                    )))
+                }
+                _ => {}
+            }
+        }
+        Ok(None)
+    }
+
     /// The views this image offers.
     pub fn views(&self) -> Vec<View> {
-        let mut v = vec![View::Iso9660];
+        let mut v = Vec::new();
+        if self.info.primary().is_some() {
+            v.push(View::Iso9660);
+        }
         if self.info.rock_ridge.is_some() {
             v.push(View::RockRidge);
         }
@@ -619,6 +894,9 @@ impl<S: ReadAt> Image<S> {
         }
         if self.info.enhanced_vd().is_some() {
             v.push(View::Enhanced);
+        }
+        if matches!(self.udf, UdfState::Open(_)) {
+            v.push(View::Udf);
         }
         v
     }
@@ -691,14 +969,30 @@ impl<S: ReadAt> Image<S> {
     /// Whether the ISO 9660 side is only a placeholder for a UDF file system,
     /// as on Windows install media: UDF is announced, and the ISO 9660 root
     /// holds no directories and a few files that are tiny next to the volume.
+    /// When the UDF file system can be read, its root must also hold
+    /// names the ISO 9660 root lacks.
     pub fn udf_stub(&self) -> Result<bool> {
-        if !self.info.has_udf() {
+        if !self.info.has_udf() || self.info.primary().is_none() {
             return Ok(false);
         }
         let root = self.root(View::Iso9660)?;
         let children = self.read_dir(&root, View::Iso9660)?;
         if children.iter().any(Entry::is_dir) || children.len() > 8 {
             return Ok(false);
+        }
+        if let UdfState::Open(_) = self.udf {
+            let iso: std::collections::HashSet<String> = children
+                .iter()
+                .map(|e| e.name.to_ascii_lowercase())
+                .collect();
+            let udf_root = self.root(View::Udf)?;
+            let more = self
+                .read_dir(&udf_root, View::Udf)?
+                .iter()
+                .any(|e| !iso.contains(&e.name.to_ascii_lowercase()));
+            if !more {
+                return Ok(false);
+            }
         }
         let bytes: u64 = children.iter().map(|e| e.size).sum();
         let volume =
@@ -712,8 +1006,19 @@ impl<S: ReadAt> Image<S> {
     }
 
     /// Byte ranges `(offset, len)` in the image that hold a file's data, in
-    /// order, or `None` if the file is stored compressed (zisofs).
+    /// order, or `None` if the file is stored compressed (zisofs) or has
+    /// runs of zeros that are not recorded (UDF); see [`Image::data_runs`].
     pub fn data_ranges(&self, e: &Entry) -> Result<Option<Vec<(u64, u64)>>> {
+        Ok(self.data_runs(e)?.and_then(|runs| {
+            runs.into_iter()
+                .map(|r| r.offset.map(|o| (o, r.len)))
+                .collect()
+        }))
+    }
+
+    /// The runs that hold a file's data, in order, each checked against
+    /// the image size, or `None` if the file is stored compressed (zisofs).
+    pub fn data_runs(&self, e: &Entry) -> Result<Option<Vec<DataRun>>> {
         if e.zisofs.is_some() {
             return Ok(None);
         }

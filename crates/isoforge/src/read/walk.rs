@@ -14,14 +14,14 @@ use crate::source::ReadAt;
 pub struct Dirs<'a, S: ReadAt> {
     img: &'a Image<S>,
     tree: Tree,
-    visited: HashSet<u32>,
+    visited: HashSet<u64>,
     budget: Budget,
 }
 
 impl<'a, S: ReadAt> Dirs<'a, S> {
     pub(crate) fn new(img: &'a Image<S>, tree: Tree) -> Self {
         let mut visited = HashSet::new();
-        visited.insert(tree.root_lba);
+        visited.insert(tree.root_key);
         Dirs {
             img,
             tree,
@@ -37,13 +37,20 @@ impl<'a, S: ReadAt> Dirs<'a, S> {
 
     /// Marks `dir` as entered. A directory reached twice is a loop.
     pub fn enter(&mut self, dir: &Entry) -> Result<()> {
-        let lba = dir.extents.first().map_or(0, |x| x.lba);
-        if !self.visited.insert(lba) {
+        if !self.visited.insert(dir.dir_key()) {
+            let at = match &dir.udf {
+                Some(u) => format!("the file entry at byte {}", u.icb_offset),
+                None => format!("block {}", dir.extents.first().map_or(0, |x| x.lba)),
+            };
             return Err(Error::corrupt(
-                "directory record",
+                if dir.udf.is_some() {
+                    "UDF file identifier descriptor"
+                } else {
+                    "directory record"
+                },
                 dir.record_offset,
                 format!(
-                    "directory loop: {} points at block {lba}, a directory already visited",
+                    "directory loop: {} points at {at}, a directory already visited",
                     dir.path
                 ),
             ));
