@@ -7,7 +7,8 @@
 //! ([`Screen`]), markers are looked for in the printed text with
 //! whitespace left out, and two boots are compared by what their screens
 //! show. Waits are conditions with deadlines; the deadlines scale with a
-//! boot of a known-good image measured on the same machine, so a busy
+//! boot of a known-good image measured on the same machine, and both count
+//! QEMU's own time (wall time less the time it waited for a CPU), so a busy
 //! machine gets more time while a broken image still fails as soon as the
 //! firmware gives up.
 #![allow(dead_code, clippy::unwrap_used)]
@@ -308,6 +309,9 @@ impl Qemu {
         let mut cmd = Command::new(QEMU);
         cmd.args(["-machine", "pc", "-accel", &accel, "-m", "256"])
             .args(["-nodefaults", "-display", "none", "-no-reboot"])
+            // Named threads: the virtual CPU's is the one [`Qemu::clock`]
+            // watches.
+            .args(["-name", "isoforge,debug-threads=on"])
             .arg("-serial")
             .arg(format!("file:{}", serial.display()));
         match fw {
@@ -377,21 +381,60 @@ impl Qemu {
             if exited.is_some() {
                 return (screen, exited, false);
             }
-            if self.start.elapsed() > timeout {
+            // A starved QEMU's clock stands still; the wall-clock bound
+            // only ends a run the host never lets go on.
+            if self.clock() > timeout || self.start.elapsed() > timeout * 20 {
                 return (screen, None, true);
             }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
-    /// Stops QEMU; returns the time since it started and its stderr.
+    /// The time since QEMU started, less the time its most delayed thread
+    /// spent waiting for a CPU (the run-queue delay, second field of
+    /// /proc/PID/task/*/schedstat): what the guest would have had on an
+    /// idle host. Deadlines and the calibration count this time, so a host
+    /// busy with other work slows the clock instead of failing the boot.
+    fn clock(&self) -> Duration {
+        let waited = run_queue_delay(self.process.0.id());
+        self.start.elapsed().saturating_sub(waited)
+    }
+
+    /// Stops QEMU; returns its [`Qemu::clock`] time and its stderr.
     fn stop(self) -> (Duration, String) {
-        let elapsed = self.start.elapsed();
+        let elapsed = self.clock();
         drop(self.process);
         let stderr = fs::read_to_string(&self.stderr).unwrap_or_default();
         drop(self.work);
         (elapsed, stderr)
     }
+}
+
+/// How long QEMU's virtual CPU thread (`CPU 0/TCG`; any thread when none
+/// is named so) has waited on a run queue; zero when the kernel does not
+/// say.
+fn run_queue_delay(pid: u32) -> Duration {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Duration::ZERO;
+    };
+    // (is a virtual CPU, waited ns) per thread.
+    let threads: Vec<(bool, u64)> = tasks
+        .flatten()
+        .filter_map(|t| {
+            let stat = fs::read_to_string(t.path().join("schedstat")).ok()?;
+            let waited = stat.split_whitespace().nth(1)?.parse::<u64>().ok()?;
+            let comm = fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+            Some((comm.starts_with("CPU "), waited))
+        })
+        .collect();
+    let vcpu = threads.iter().any(|t| t.0);
+    let ns = threads
+        .iter()
+        .filter(|t| t.0 || !vcpu)
+        .map(|t| t.1)
+        .max()
+        .unwrap_or(0);
+    Duration::from_nanos(ns)
 }
 
 /// Boots `img` and waits until the console has printed `marker`, the
