@@ -131,7 +131,7 @@ pub fn have_boot_tools() -> bool {
 /// a line break through the BIOS (INT 10h, teletype output), then waits for
 /// ever, polling the keyboard (INT 16h; SeaBIOS's serial console sends
 /// what it holds back when the keyboard is polled).
-fn bios_print_program(text: &str) -> Vec<u8> {
+pub fn bios_print_program(text: &str) -> Vec<u8> {
     #[rustfmt::skip]
     let mut p = vec![
         0x0e,             // push cs

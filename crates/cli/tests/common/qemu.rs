@@ -109,27 +109,18 @@ pub fn calibration(fw: Firmware) -> Duration {
 pub const CALIBRATION_MARKER: &str = "ISOFORGE-CALIBRATION-OK";
 
 /// A one-sector disk whose boot code prints [`CALIBRATION_MARKER`] through
-/// INT 10h and halts.
+/// INT 10h and waits (the boot trees' program,
+/// [`bios_print_program`](crate::boot_tree::bios_print_program)).
 fn calibration_disk() -> Vec<u8> {
-    // cld; xor ax,ax; mov ds,ax; mov si,msg
-    // next: lodsb; test al,al; jz done; mov ah,0x0e; mov bx,7; int 0x10; jmp next
-    // done: sti; hlt; jmp $-1
-    // (with interrupts on: SeaBIOS's serial console sends the last
-    // character it was given when its timer next fires)
-    let msg_at: u16 = 0x7c00 + 26;
-    let mut code = vec![0xfc, 0x31, 0xc0, 0x8e, 0xd8, 0xbe];
-    code.extend(msg_at.to_le_bytes());
-    code.extend([
-        0xac, 0x84, 0xc0, 0x74, 0x09, 0xb4, 0x0e, 0xbb, 0x07, 0x00, 0xcd, 0x10, 0xeb, 0xf2, 0xfb,
-        0xf4, 0xeb, 0xfd,
-    ]);
-    assert_eq!(code.len(), 26);
-    code.extend(CALIBRATION_MARKER.as_bytes());
-    code.extend(b"\r\n\0");
-    code.resize(510, 0);
-    code.extend([0x55, 0xaa]);
-    code.resize(1 << 20, 0);
-    code
+    let mut disk = crate::boot_tree::bios_print_program(CALIBRATION_MARKER);
+    assert!(
+        disk.len() <= 440,
+        "the program must fit before the MBR's tables"
+    );
+    disk.resize(510, 0);
+    disk.extend([0x55, 0xaa]);
+    disk.resize(1 << 20, 0);
+    disk
 }
 
 /// How long a boot that should show its marker may take under `fw`:
@@ -369,14 +360,22 @@ impl Qemu {
         timeout: Duration,
         mut done: impl FnMut(&Screen) -> bool,
     ) -> (Screen, Option<std::process::ExitStatus>, bool) {
+        let mut screen = Screen::of("");
+        // The log's length when it was last rendered: the log only grows,
+        // so an unchanged length means an unchanged screen.
+        let mut rendered = None;
         loop {
             // Read the exit status first: a log read after QEMU ended is
             // complete.
             let exited = self.process.0.try_wait().unwrap();
-            let log = fs::read(&self.serial).unwrap_or_default();
-            let screen = Screen::of(&String::from_utf8_lossy(&log));
-            if done(&screen) {
-                return (screen, None, false);
+            let len = fs::metadata(&self.serial).map_or(0, |m| m.len());
+            if rendered != Some(len) {
+                let log = fs::read(&self.serial).unwrap_or_default();
+                rendered = Some(len);
+                screen = Screen::of(&String::from_utf8_lossy(&log));
+                if done(&screen) {
+                    return (screen, None, false);
+                }
             }
             if exited.is_some() {
                 return (screen, exited, false);
@@ -390,10 +389,9 @@ impl Qemu {
         }
     }
 
-    /// The time since QEMU started, less the time its most delayed thread
-    /// spent waiting for a CPU (the run-queue delay, second field of
-    /// /proc/PID/task/*/schedstat): what the guest would have had on an
-    /// idle host. Deadlines and the calibration count this time, so a host
+    /// The time since QEMU started, less the time its virtual CPU spent
+    /// waiting for a host CPU ([`run_queue_delay`]): what the guest would
+    /// have had on an idle host. Deadlines and the calibration count this time, so a host
     /// busy with other work slows the clock instead of failing the boot.
     fn clock(&self) -> Duration {
         let waited = run_queue_delay(self.process.0.id());
@@ -569,12 +567,22 @@ pub fn transcript(
 
 /// A copy of `img` at `dir/name` with `ranges` (byte offset, length) zeroed.
 pub fn broken_copy(img: &Path, dir: &Path, name: &str, ranges: &[(u64, usize)]) -> PathBuf {
+    let zeros: Vec<(u64, Vec<u8>)> = ranges
+        .iter()
+        .map(|&(off, len)| (off, vec![0; len]))
+        .collect();
+    patched_copy(img, dir, name, &zeros)
+}
+
+/// A copy of `img` at `dir/name` with `patches` (byte offset, bytes)
+/// written over it.
+pub fn patched_copy(img: &Path, dir: &Path, name: &str, patches: &[(u64, Vec<u8>)]) -> PathBuf {
     use std::os::unix::fs::FileExt;
     let out = dir.join(name);
     fs::copy(img, &out).unwrap();
     let f = fs::OpenOptions::new().write(true).open(&out).unwrap();
-    for &(off, len) in ranges {
-        f.write_all_at(&vec![0u8; len], off).unwrap();
+    for (off, bytes) in patches {
+        f.write_all_at(bytes, *off).unwrap();
     }
     out
 }
@@ -633,7 +641,7 @@ pub struct CatalogEntry {
     /// Number of entries under that header.
     pub header_entries: u16,
     /// Block address of the boot image.
-    pub load_rba: u32,
+    pub load_rba: u64,
 }
 
 /// The entries of `img`'s boot catalog: the default entry, then every
@@ -642,7 +650,6 @@ pub fn catalog_entries(img: &Path) -> Vec<CatalogEntry> {
     let cat_at = catalog_offset(img);
     let cat = read_at(img, cat_at, 2048);
     assert_eq!(cat[0], 1, "{}: no validation entry", img.display());
-    let le32 = |b: &[u8]| u32::from_le_bytes(b[..4].try_into().unwrap());
     let mut v = vec![CatalogEntry {
         platform: cat[1],
         header: None,
@@ -694,7 +701,6 @@ pub fn without_efi_entries(img: &Path, dir: &Path, name: &str) -> PathBuf {
 /// checksum field (bytes 20-23 of the image) is inverted. ISOLINUX checks
 /// it and refuses to start.
 pub fn with_wrong_boot_info_table(img: &Path, dir: &Path, name: &str) -> PathBuf {
-    use std::os::unix::fs::FileExt;
     let e = catalog_entries(img)[0];
     assert_eq!(
         e.platform,
@@ -702,22 +708,14 @@ pub fn with_wrong_boot_info_table(img: &Path, dir: &Path, name: &str) -> PathBuf
         "{}: the default entry is not BIOS",
         img.display()
     );
-    let at = u64::from(e.load_rba) * 2048;
+    let at = e.load_rba * 2048;
     let table = read_at(img, at + 8, 16);
     assert_eq!(
-        u32::from_le_bytes(table[..4].try_into().unwrap()),
+        le32(&table),
         16,
         "{}: the BIOS boot image has no boot info table",
         img.display()
     );
-    let out = dir.join(name);
-    fs::copy(img, &out).unwrap();
     let csum: Vec<u8> = table[12..16].iter().map(|b| !b).collect();
-    fs::OpenOptions::new()
-        .write(true)
-        .open(&out)
-        .unwrap()
-        .write_all_at(&csum, at + 20)
-        .unwrap();
-    out
+    patched_copy(img, dir, name, &[(at + 20, csum)])
 }

@@ -169,11 +169,11 @@ impl Screen {
         }
         match fin {
             'A' => self.row = self.row.saturating_sub(arg(0, 1)),
-            'B' | 'e' => self.row = (self.row + arg(0, 1)).min(ROWS - 1),
-            'C' | 'a' => self.col = (self.col + arg(0, 1)).min(COLS - 1),
+            'B' | 'e' => self.row = self.row.saturating_add(arg(0, 1)).min(ROWS - 1),
+            'C' | 'a' => self.col = self.col.saturating_add(arg(0, 1)).min(COLS - 1),
             'D' => self.col = self.col.saturating_sub(arg(0, 1)),
             'E' => {
-                self.row = (self.row + arg(0, 1)).min(ROWS - 1);
+                self.row = self.row.saturating_add(arg(0, 1)).min(ROWS - 1);
                 self.col = 0;
             }
             'F' => {
@@ -276,11 +276,7 @@ impl Screen {
     /// without trailing blanks.
     pub fn lines(&self) -> Vec<String> {
         let mut v = self.history.clone();
-        v.extend(
-            self.rows
-                .iter()
-                .map(|r| r.iter().collect::<String>().trim_end().to_string()),
-        );
+        v.extend(self.visible());
         v
     }
 
@@ -364,6 +360,17 @@ pub fn side_by_side(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_cursor_moves_stay_on_the_screen() {
+        let max = usize::MAX;
+        let s = Screen::of(&format!("\u{1b}[{max}B\u{1b}[{max}Cx\u{1b}[{max}Ey"));
+        let lines = s.lines();
+        assert_eq!(lines.len(), ROWS, "{lines:?}");
+        let last = &lines[ROWS - 1];
+        assert_eq!(last.len(), COLS, "{lines:?}");
+        assert!(last.starts_with('y') && last.ends_with('x'), "{lines:?}");
+    }
 
     #[test]
     fn line_breaks_and_cursor_moves_render_alike() {
