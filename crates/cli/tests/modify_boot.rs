@@ -34,7 +34,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use boot_tree::*;
-use common::xorriso::boot_setup;
+use common::xorriso::{self, boot_setup};
 use common::*;
 use qemu::{Firmware, Media, Transcript};
 
@@ -377,19 +377,31 @@ fn floppy_grub2_appended_esp(dir: &Path) -> PathBuf {
     let efi = dir.join("efi.img");
     make_fat(&esp, &efi);
     let img = dir.join("rescue.iso");
-    run(Command::new("xorriso")
-        .args(["-as", "mkisofs", "-quiet", "-r", "-J", "-V", "RESCUE"])
-        .args(["-b", "boot/floppy.img", "-c", "boot/boot.cat"])
-        .args(["--grub2-mbr", GRUB2_MBR, "-append_partition", "2", "0xef"])
-        .arg(&efi)
-        .args([
+    let efi = efi.to_str().unwrap();
+    xorriso::mkisofs(
+        &[
+            "-r",
+            "-J",
+            "-V",
+            "RESCUE",
+            "-b",
+            "boot/floppy.img",
+            "-c",
+            "boot/boot.cat",
+            "--grub2-mbr",
+            GRUB2_MBR,
+            "-append_partition",
+            "2",
+            "0xef",
+            efi,
             "-eltorito-alt-boot",
             "-e",
             "--interval:appended_partition_2:all::",
-        ])
-        .args(["-no-emul-boot", "-o"])
-        .arg(&img)
-        .arg(&src));
+            "-no-emul-boot",
+        ],
+        &img,
+        &src,
+    );
     // The layout is the one meant, as xorriso reads it.
     let setup = boot_setup(&img).join("\n");
     for want in [
