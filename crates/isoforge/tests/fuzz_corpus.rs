@@ -184,16 +184,24 @@ fn udf_seed_corpus_reads_cleanly() {
             "{name} differs from the builder's output; rewrite the seeds"
         );
     }
+    let mut fids = 0;
     for p in seeds {
         let r = run(&p);
         let data = std::fs::read(&p).expect("UDF test setup");
-        exercise::udf_descriptors(&data);
+        let trips = exercise::udf_descriptors(&data);
         let name = p
             .file_name()
             .expect("UDF test setup")
             .to_string_lossy()
             .into_owned();
         if name.ends_with(".udf") || name.ends_with(".iso") {
+            // Every volume has a file set and a root directory's file
+            // entry (whose identifiers may be embedded in it).
+            assert!(
+                trips.file_sets > 0 && trips.file_entries > 0,
+                "{name}: descriptors were not encoded back: {trips:?}"
+            );
+            fids += trips.fids;
             assert!(r.opened, "{name}: {:?}", r.errors);
             assert!(r.errors.is_empty(), "{name}: {:?}", r.errors);
             // mkudffs volumes are empty.
@@ -204,4 +212,5 @@ fn udf_seed_corpus_reads_cleanly() {
             assert!(r.views > 0, "{name}: {r:?}");
         }
     }
+    assert!(fids > 0, "no file identifier was encoded back");
 }

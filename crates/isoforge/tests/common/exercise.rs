@@ -194,16 +194,19 @@ pub fn exercise(data: &[u8]) -> Report {
 }
 
 /// Parses every 512-byte-aligned window of `data` as each UDF descriptor
-/// type, at the location the window would have with 512-byte blocks;
-/// whatever parses must encode to bytes that parse to the same value.
-/// Panics only when that oracle fails.
-pub fn udf_descriptors(data: &[u8]) {
+/// type, at the location its tag records (so that descriptors of images
+/// with any block size are checked), or where no tag head parses, at the
+/// location the window would have with 512-byte blocks; whatever parses
+/// must encode to bytes that parse to the same value. Returns how many
+/// descriptors of each kind went round. Panics only when that oracle fails.
+pub fn udf_descriptors(data: &[u8]) -> UdfRoundTrips {
     use isoforge_format::udf::{
         anchor::Anchor, fid::Fid, fileset::FileSet, icb::FileEntry, lvid::Integrity,
-        partition::SparingTable, volume::*,
+        partition::SparingTable, tag::Tag, volume::*,
     };
+    let mut n = UdfRoundTrips::default();
     for (i, w) in data.chunks(512).enumerate().take(4096) {
-        let loc = i as u32;
+        let loc = Tag::parse_head(w).map_or(i as u32, |t| t.location);
         if let Ok(a) = Anchor::parse(w, loc) {
             assert_eq!(Anchor::parse(&a.encode(loc), loc).ok(), Some(a));
         }
@@ -221,6 +224,7 @@ pub fn udf_descriptors(data: &[u8]) {
         if let Ok(f) = FileSet::parse(w, loc) {
             if let Ok(b) = f.encode(loc) {
                 assert_eq!(FileSet::parse(&b, loc).map(|x| x.root).ok(), Some(f.root));
+                n.file_sets += 1;
             }
         }
         if let Ok(fe) = FileEntry::parse(w, loc) {
@@ -230,16 +234,30 @@ pub fn udf_descriptors(data: &[u8]) {
                 (again.info_len, again.ad, again.ea),
                 (fe.info_len, fe.ad, fe.ea)
             );
+            n.file_entries += 1;
         }
         if let Ok((fid, _)) = Fid::parse(w) {
             let mut b = Vec::new();
             fid.encode(fid.location, &mut b).expect("FID encodes");
             let (again, _) = Fid::parse(&b).expect("encoded FID parses");
             assert_eq!((again.name, again.icb), (fid.name, fid.icb));
+            n.fids += 1;
         }
         let _ = Integrity::parse(w, loc);
         let _ = SparingTable::parse(w, loc);
         let _ = PrimaryVolume::parse(w, loc);
         let _ = ImplUseVolume::parse(w, loc);
     }
+    n
+}
+
+/// How many UDF descriptors of each kind [`udf_descriptors`] encoded back.
+#[derive(Debug, Default)]
+pub struct UdfRoundTrips {
+    /// File set descriptors.
+    pub file_sets: usize,
+    /// File entries and extended file entries.
+    pub file_entries: usize,
+    /// File identifier descriptors.
+    pub fids: usize,
 }
