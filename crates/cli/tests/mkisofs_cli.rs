@@ -58,8 +58,6 @@ fn help_goes_to_stderr_under_every_name_and_names_grub2_boot_info() {
         assert!(o.stdout.is_empty(), "{}", text(&o.stdout));
         let err = text(&o.stderr);
         assert!(err.contains("--grub2-boot-info"), "{err}");
-        // grub-mkrescue asks for HFS+ when the help names it.
-        assert!(!err.contains("hfsplus"), "{err}");
         assert!(err.contains("install-links"), "{err}");
     }
 }
@@ -156,7 +154,7 @@ fn refused_flags_say_why() {
         ("-chrp-boot", None, "not supported"),
         ("-mips-boot", Some("x"), "not supported"),
         ("--grub2-sparc-core", Some("x"), "not supported"),
-        ("-hfsplus", None, "HFS+"),
+        ("-hfs", None, "HFS"),
         ("-jigdo-jigdo", Some("x"), "jigdo"),
         ("-jigdo-template", Some("x"), "jigdo"),
         ("-md5-list", Some("x"), "jigdo"),
@@ -196,7 +194,24 @@ fn loud_where_mkisofs_is_silently_wrong() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     let err = text(&o.stderr);
     assert!(err.contains(&long) && err.contains("Joliet"), "{err}");
-    // ... and not with -joliet-long, where it fits.
+    // -hfsplus (which grub-mkrescue passes): accepted, with a warning that
+    // no HFS+ is written.
+    let o = mk(&[
+        "-o",
+        img.to_str().unwrap(),
+        "-hfsplus",
+        "-hfs-bless-by",
+        "i",
+        "/x",
+        s,
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("no HFS+ file system is written"),
+        "{}",
+        text(&o.stderr)
+    );
+    // A long Joliet name is not cut with -joliet-long, where it fits.
     let o = mk(&["-o", img.to_str().unwrap(), "-J", "-joliet-long", s]);
     assert!(!text(&o.stderr).contains(&long), "{}", text(&o.stderr));
     // A file over 4 GiB at ISO level 1 or 2: refused (genisoimage records

@@ -48,7 +48,7 @@ fn rescue() -> Option<&'static Rescue> {
     R.get_or_init(|| {
         if !have("grub-mkrescue")
             || !have("xorriso")
-            || !have_file("/usr/lib/grub/i386-pc/eltorito.img")
+            || !have_file("/usr/lib/grub/i386-pc/boot_hybrid.img")
             || !have_file("/usr/lib/grub/x86_64-efi/kernel.img")
             || !have_tool("mformat")
         {

@@ -363,6 +363,16 @@ fn relaxation_notes(s: &Spec) -> Vec<String> {
     .collect()
 }
 
+/// The warning for `-hfsplus`: isoforge writes no HFS+ file system, so
+/// Macs that boot only from one (through the Apple partition map) do not
+/// boot the image; PCs and UEFI machines are unaffected. The option is
+/// accepted because grub-mkrescue passes it for every UEFI image.
+fn hfsplus_note(s: &Spec) -> Option<String> {
+    s.has("-hfsplus").then(|| {
+        "-hfsplus: no HFS+ file system is written (the image boots PCs, BIOS and UEFI, but not Macs that need HFS+); -hfsplus-file-creator-type and -hfs-bless-by are ignored with it".to_string()
+    })
+}
+
 /// Adds one path spec to the tree.
 fn add_spec(
     b: &mut Builder,
@@ -495,6 +505,9 @@ pub fn run(s: &Spec, native: &Native, flavour: Flavour, quiet: bool) -> anyhow::
     }
     if s.has("--reproducible") {
         b.set_reproducible();
+    }
+    if let Some(w) = hfsplus_note(s) {
+        eprintln!("isoforge: warning: {w}");
     }
     if !quiet {
         for n in relaxation_notes(s) {

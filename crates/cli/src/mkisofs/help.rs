@@ -1,9 +1,7 @@
 //! The help and version texts of the mkisofs front end. Build tools probe
 //! the help for option names: grub-mkrescue runs `xorriso -as mkisofs
-//! -help` and looks in its standard error for `grub2-boot-info` (without it
-//! the image cannot boot from a disk) and for `hfsplus` (with it, it asks for
-//! an HFS+ file system, which isoforge does not write). So the help names
-//! the first and never the second.
+//! -help` and looks in its standard error for `grub2-boot-info`; without it
+//! the image it makes cannot boot from a disk.
 
 /// The help, written to standard error as mkisofs does.
 pub const HELP: &str = "\
@@ -60,8 +58,10 @@ El Torito boot:
 Hybrid (disk) layouts:
   -isohybrid-mbr FILE         isohybrid MBR template (isolinux's isohdpfx.bin)
   -isohybrid-gpt-basdat       GPT with the UEFI boot image as a partition
-  -isohybrid-gpt-hfs...       As -isohybrid-gpt-basdat (the name ends in plus)
-  -isohybrid-apm-hfs...       Apple partition map (the name ends in plus)
+  -isohybrid-gpt-hfsplus      As -isohybrid-gpt-basdat
+  -isohybrid-apm-hfsplus      Apple partition map
+  -hfsplus, -hfsplus-file-creator-type, -hfs-bless-by, -hfs-bless
+                              Accepted with a warning: no HFS+ is written
   --grub2-mbr FILE            GRUB2 MBR template (boot_hybrid.img)
   --protective-msdos-label    Protective MBR partition
   -efi-boot-part --efi-boot-image   GPT partition for the UEFI boot image
@@ -76,7 +76,7 @@ Hybrid (disk) layouts:
   -pad, -no-pad               Accepted
 Refused with a message: -udf, -allow-limited-size (until UDF is written here),
   -chrp-boot, -prep-boot-part, -mips-boot, -mipsel-boot, -sparc-boot,
-  --grub2-sparc-core, HFS and HFS+ file systems, -jigdo-*, -md5-list,
+  --grub2-sparc-core, -hfs, -jigdo-*, -md5-list,
   -hide, -hide-joliet (not yet).
   -help, --help               This text (on standard error)
   -version                    Version line
@@ -99,6 +99,5 @@ mod tests {
     #[test]
     fn the_help_is_what_grub_mkrescue_probes_for() {
         assert!(super::HELP.contains("grub2-boot-info"));
-        assert!(!super::HELP.contains("hfsplus"));
     }
 }

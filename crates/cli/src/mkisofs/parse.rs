@@ -26,7 +26,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("-sparc-boot", "SPARC boot records are not supported"),
     ("-sparc-label", "SPARC boot records are not supported"),
     ("-hppa-cmdline", "HP-PA boot records are not supported"),
-    ("-hfsplus", "HFS+ file systems are not supported"),
     ("-hfs", "HFS file systems are not supported"),
     ("-jigdo-jigdo", "jigdo output is not supported"),
     ("-jigdo-template", "jigdo output is not supported"),
@@ -148,6 +147,12 @@ const ARITY: &[(&str, usize)] = &[
     ("-iso_mbr_part_type", 1),
     ("-part_like_isohybrid", 0),
     ("-apm-block-size", 1),
+    // HFS+: grub-mkrescue asks for it whenever it makes a UEFI image, so it
+    // is accepted, loudly, and none is written (see `build::hfsplus_note`).
+    ("-hfsplus", 0),
+    ("-hfsplus-file-creator-type", 3),
+    ("-hfs-bless-by", 2),
+    ("-hfs-bless", 1),
     ("-G", 1),
     ("-pad", 0),
     ("-no-pad", 0),
@@ -496,6 +501,8 @@ mod tests {
     fn unknown_and_refused_options_are_named() {
         let e = p(&["-frobnicate"]).unwrap_err().to_string();
         assert!(e.contains("-frobnicate") && e.contains("unknown"), "{e}");
+        let e = p(&["-hfs"]).unwrap_err().to_string();
+        assert!(e.contains("HFS file systems are not supported"), "{e}");
         let e = p(&["-jigdo-jigdo", "x"]).unwrap_err().to_string();
         assert!(e.contains("not supported"), "{e}");
         let e = p(&["-old-root", "x"]).unwrap_err().to_string();
