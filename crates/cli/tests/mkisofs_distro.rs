@@ -73,6 +73,7 @@ fn tree() -> Option<&'static Tree> {
             fs::copy(&esp_img, &dst).unwrap();
         }
         fix_times(&src);
+        isoforge_ok(&["install-links", work.join("bin").to_str().unwrap()]);
         Some(Tree {
             _dir: dir,
             work,
@@ -367,9 +368,6 @@ fn build(t: &Tree, line: &Line) -> (PathBuf, PathBuf) {
         return (ours, theirs);
     }
     let bins = t.work.join("bin");
-    if !bins.exists() {
-        isoforge_ok(&["install-links", bins.to_str().unwrap()]);
-    }
     let xorrisofs_args = |args: Vec<String>| -> Vec<String> {
         // xorriso installs xorrisofs as a link to xorriso; called by its
         // plain name here it is `xorriso -as mkisofs`.
@@ -412,6 +410,10 @@ fn boot_lines(img: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The names of every name space. A documented difference: with ISO
+/// level 2 and up, xorriso keeps a leading dot of an ISO 9660 name (`.DISK`,
+/// taken as an empty name with an extension) where isoforge writes `_DISK`;
+/// ISO 9660 names are compared with that leading `_` read as a dot.
 fn names(img: &Path) -> BTreeMap<&'static str, BTreeMap<String, bool>> {
     let mut m = BTreeMap::new();
     for s in ["iso", "joliet", "rr"] {
@@ -424,7 +426,14 @@ fn names(img: &Path) -> BTreeMap<&'static str, BTreeMap<String, bool>> {
                 continue;
             }
         }
-        m.insert(s, pycdlib_names(img, s));
+        let mut n = pycdlib_names(img, s);
+        if s == "iso" {
+            n = n
+                .into_iter()
+                .map(|(k, v)| (k.replace("/.", "/_"), v))
+                .collect();
+        }
+        m.insert(s, n);
     }
     m
 }

@@ -77,6 +77,20 @@ pub fn read(v: &str, what: &str) -> anyhow::Result<Vec<u8>> {
             "zero_mbrpt" => zero(&mut buf, 446, 510),
             "zero_gpt" => {
                 if buf.get(512..520) == Some(b"EFI PART") {
+                    // The partition entries too, where the header puts
+                    // them: LBA at bytes 72-79, count at 80-83, entry size
+                    // at 84-87.
+                    let le = |a: usize, n: usize| -> u64 {
+                        buf.get(512 + a..512 + a + n).map_or(0, |b| {
+                            b.iter().rev().fold(0u64, |v, &x| (v << 8) | u64::from(x))
+                        })
+                    };
+                    let (lba, count, size) = (le(72, 8), le(80, 4), le(84, 4));
+                    let from = lba.saturating_mul(512);
+                    let to = from.saturating_add(count.saturating_mul(size));
+                    if let (Ok(f), Ok(t)) = (usize::try_from(from), usize::try_from(to)) {
+                        zero(&mut buf, f, t);
+                    }
                     zero(&mut buf, 512, 1024);
                 }
             }
