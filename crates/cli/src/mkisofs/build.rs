@@ -320,7 +320,9 @@ fn options(
     o.rock_ridge = !s.has("--norock") || s.has("-R") || s.has("-r");
     o.joliet = s.has("-J") || s.has("-joliet-long");
     o.joliet_long = s.has("-joliet-long");
-    o.relocate_deep = !s.has("-D");
+    // xorriso keeps deep directories where they are (its -D is the
+    // default); genisoimage relocates them unless told -D.
+    o.relocate_deep = flavour == Flavour::Genisoimage && !s.has("-D");
     o.follow_links = s.has("-f");
     o.volume_modified = native.volume_modified;
     if let Some(d) = s.last("--modification-date") {
