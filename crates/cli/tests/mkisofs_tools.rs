@@ -37,6 +37,8 @@ fn links(dir: &Path) -> PathBuf {
 
 struct Rescue {
     _dir: tempfile::TempDir,
+    /// The arguments grub-mkrescue gave isoforge, one a line.
+    log: PathBuf,
     ours: PathBuf,
     theirs: PathBuf,
 }
@@ -69,8 +71,26 @@ fn rescue() -> Option<&'static Rescue> {
         fs::write(src.join("hello.txt"), b"hello from the rescue image\n").unwrap();
         let ours = dir.path().join("ours.iso");
         let theirs = dir.path().join("theirs.iso");
+        // A wrapper named xorriso that records its arguments and runs
+        // isoforge's xorriso link.
+        let log = dir.path().join("args.log");
+        let wrap = dir.path().join("wrap");
+        fs::create_dir(&wrap).unwrap();
+        fs::write(
+            wrap.join("xorriso"),
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\nexec '{}' \"$@\"\n",
+                log.display(),
+                bins.join("xorriso").display()
+            ),
+        )
+        .unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(wrap.join("xorriso"), fs::Permissions::from_mode(0o755)).unwrap();
+        }
         for (img, xorriso) in [
-            (&ours, bins.join("xorriso")),
+            (&ours, wrap.join("xorriso")),
             (&theirs, PathBuf::from("xorriso")),
         ] {
             let out = tool("grub-mkrescue")
@@ -91,6 +111,7 @@ fn rescue() -> Option<&'static Rescue> {
         }
         Some(Rescue {
             _dir: dir,
+            log,
             ours,
             theirs,
         })
@@ -142,11 +163,26 @@ fn grub_mkrescue_image_has_grubs_boot_setup() {
         "{s}"
     );
     // GRUB finds its file system by the volume modification date that
-    // grub-mkrescue passes; both images have the same one.
-    assert_eq!(
-        xorriso::volume_dates(&r.ours).1,
-        xorriso::volume_dates(&r.theirs).1
+    // grub-mkrescue passes (--modification-date), recorded by the wrapper.
+    let log = fs::read_to_string(&r.log).unwrap();
+    let date = log
+        .lines()
+        .find_map(|l| l.strip_prefix("--modification-date="))
+        .expect("grub-mkrescue passes --modification-date");
+    let civil = format!(
+        "{}-{}-{} {}:{}:{}",
+        &date[0..4],
+        &date[4..6],
+        &date[6..8],
+        &date[8..10],
+        &date[10..12],
+        &date[12..14]
     );
+    let out = run(Command::new("date")
+        .env("TZ", "UTC")
+        .args(["-d", &civil, "+%s"]));
+    let want: i64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert_eq!(xorriso::volume_dates(&r.ours).1, want, "{date}");
 }
 
 #[test]
