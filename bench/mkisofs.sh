@@ -32,7 +32,7 @@ done
 
 tree="$BENCH_DIR/mkisofs-tree"
 if [ ! -d "$tree" ]; then
-  echo "generating $tree (~1.2 GB: 3 large files, 20,000 small ones)..."
+  echo "generating $tree (~0.8 GB: 3 large files, 20,000 small ones)..."
   rm -rf "$tree.partial"
   python3 - "$tree.partial" <<'PY'
 import os, random, sys
@@ -46,7 +46,7 @@ def big(path, mib):
             f.write(block[j % 11:] + block[:j % 11])
 big(os.path.join(root, "live/vmlinuz"), 8)
 big(os.path.join(root, "live/initrd.img"), 64)
-big(os.path.join(root, "live/filesystem.squashfs"), 900)
+big(os.path.join(root, "live/filesystem.squashfs"), 400)
 for i in range(20000):
     d = os.path.join(root, "pool/main", "%c" % (97 + i % 26), "pkg%04d" % (i % 1500))
     os.makedirs(d, exist_ok=True)
