@@ -85,6 +85,15 @@ pub enum Command {
     /// Write an image to a USB stick, refusing system and mounted disks,
     /// and read it back without the page cache to prove it is there.
     Write(commands::write::Args),
+    /// The mkisofs language (xorriso -as mkisofs, genisoimage): `isoforge
+    /// mkisofs -help` lists its options. The binary speaks it too when
+    /// called as mkisofs, genisoimage, xorrisofs or xorriso (see
+    /// install-links).
+    Mkisofs(crate::mkisofs::MkisofsArgs),
+    /// Make links named mkisofs, genisoimage, xorrisofs and xorriso to this
+    /// binary in a directory, for build scripts that run those programs.
+    #[command(name = "install-links")]
+    InstallLinks(crate::mkisofs::links::Args),
     /// Create a cloud-init NoCloud seed image (label cidata), its files
     /// checked, or inspect one.
     Seed(commands::seed::Args),

@@ -4,6 +4,7 @@
 
 mod args;
 mod commands;
+mod mkisofs;
 mod progress;
 mod render;
 mod report;
@@ -26,7 +27,11 @@ fn main() -> ExitCode {
         );
         std::process::exit(2);
     }));
-    let cli = args::Cli::parse();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(code) = mkisofs::dispatch(&argv) {
+        return code;
+    }
+    let cli = args::Cli::parse_from(argv);
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let result = commands::run(&cli, &mut out).and_then(|o| {

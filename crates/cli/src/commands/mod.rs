@@ -49,6 +49,11 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Seed(a) => seed::run(cli, a, out),
+        Command::Mkisofs(a) => {
+            crate::mkisofs::run_subcommand(&a.args, cli.quiet)?;
+            Ok(Outcome::Ok)
+        }
+        Command::InstallLinks(a) => crate::mkisofs::links::run(a, out),
         Command::Write(a) => write::run(cli, a, out),
     }
 }

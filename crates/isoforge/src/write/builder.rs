@@ -75,6 +75,10 @@ pub struct BuildOptions {
     /// image being remastered (instead of the build time). The modification
     /// date is always the build time.
     pub recorded_volume_dates: Option<[Option<crate::IsoTime>; 3]>,
+    /// Volume modification date of the primary and supplementary
+    /// descriptors, instead of the build time (mkisofs's
+    /// `--modification-date`; GRUB takes it for the file system UUID).
+    pub volume_modified: Option<crate::IsoTime>,
     /// Application use bytes of the primary descriptor (default: spaces).
     pub application_use: Option<Vec<u8>>,
     /// Text fields of the Joliet descriptor, when they differ from the
@@ -84,6 +88,11 @@ pub struct BuildOptions {
     /// Ridge, at ISO levels 1-3), as ECMA-119 requires; off, they stay
     /// where they are, as xorriso writes them by default.
     pub relocate_deep: bool,
+    /// Follow symbolic links met while adding host directories (mkisofs's
+    /// `-f`): a link is added as what it points to. A link that points
+    /// nowhere, or to a directory above it (a loop), stays a link, with a
+    /// warning.
+    pub follow_links: bool,
     /// Stops writing (with [`Error::Cancelled`]) when cancelled.
     pub cancel: crate::Cancel,
 }
@@ -130,9 +139,11 @@ impl Default for BuildOptions {
             volume_set_id: String::new(),
             file_ids: Default::default(),
             recorded_volume_dates: None,
+            volume_modified: None,
             application_use: None,
             joliet_text: None,
             relocate_deep: true,
+            follow_links: false,
             cancel: crate::Cancel::default(),
         }
     }
@@ -481,6 +492,38 @@ impl Builder {
         Clock {
             started: self.started,
             fixed: self.opts.source_date_epoch,
+        }
+    }
+
+    /// The path of every node a directory lists, parents before their
+    /// children, the root (`/`) first.
+    pub fn listed_paths(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stack = vec![(0usize, String::new())];
+        while let Some((id, path)) = stack.pop() {
+            out.push(if path.is_empty() {
+                "/".into()
+            } else {
+                path.clone()
+            });
+            if let Some(Node {
+                kind: Kind::Dir(c), ..
+            }) = self.nodes.get(id)
+            {
+                for &child in c.iter().rev() {
+                    let name = self.name(child);
+                    stack.push((child, format!("{path}/{name}")));
+                }
+            }
+        }
+        out
+    }
+
+    /// Changes the attributes of every node in place (times keep their
+    /// origin); `f` is told whether the node is a directory.
+    pub fn map_meta(&mut self, mut f: impl FnMut(bool, &mut Meta)) {
+        for n in &mut self.nodes {
+            f(matches!(n.kind, Kind::Dir(_)), &mut n.meta);
         }
     }
 
@@ -978,7 +1021,12 @@ impl Builder {
     ///
     /// Symbolic links on the host are recorded as links, never followed.
     pub fn add_host(&mut self, iso_path: &str, host: &Path) -> Result<NodeId> {
-        let m = fs::symlink_metadata(host).map_err(|e| host_err(host, e))?;
+        let mut m = fs::symlink_metadata(host).map_err(|e| host_err(host, e))?;
+        if self.opts.follow_links && m.file_type().is_symlink() {
+            if let Ok(t) = fs::metadata(host) {
+                m = t;
+            }
+        }
         let st = HostStat::of(&m);
         if m.is_dir() {
             let id = if iso_path.trim_matches('/').is_empty() {
@@ -1045,10 +1093,19 @@ impl Builder {
         // Sorted so that the tree, and so the image, do not depend on the
         // order in which the host file system lists directories.
         let top = self.host_dirs.add(None, host.as_os_str())?;
-        let mut stack = vec![(dir, host.to_path_buf(), top)];
+        // With `follow_links`, the (device, inode) of the directories walked
+        // down to each one, so that a link to one of them is not followed
+        // for ever.
+        let top_id = if self.opts.follow_links {
+            let m = fs::metadata(host).map_err(|e| host_err(host, e))?;
+            vec![(m.dev(), m.ino())]
+        } else {
+            Vec::new()
+        };
+        let mut stack = vec![(dir, host.to_path_buf(), top, top_id)];
         // (name, the host name when it is not UTF-8 and `name` is lossy)
         let mut entries: Vec<(String, Option<OsString>)> = Vec::new();
-        while let Some((id, path, hd)) = stack.pop() {
+        while let Some((id, path, hd, ancestors)) = stack.pop() {
             self.opts.cancel.check()?;
             // Entries are looked up relative to the open directory: no path
             // walk from the root per entry.
@@ -1089,8 +1146,24 @@ impl Builder {
             let dfd = listing.fd().map_err(|e| host_err(&path, e.into()))?;
             for (name, raw) in entries.drain(..) {
                 let host = raw.as_deref().unwrap_or(OsStr::new(&name));
-                let st = HostStat::at(dfd, host, || path.join(host))
+                let mut st = HostStat::at(dfd, host, || path.join(host))
                     .map_err(|e| host_err(&path.join(host), e))?;
+                if st.kind == HostKind::Symlink && self.opts.follow_links {
+                    let full = path.join(host);
+                    match fs::metadata(&full) {
+                        Ok(m) if m.is_dir() && ancestors.contains(&(m.dev(), m.ino())) => {
+                            self.warnings.push(format!(
+                                "{}: link to a directory above it; recorded as a link",
+                                full.display()
+                            ));
+                        }
+                        Ok(m) => st = HostStat::of(&m),
+                        Err(_) => self.warnings.push(format!(
+                            "{}: link points nowhere; recorded as a link",
+                            full.display()
+                        )),
+                    }
+                }
                 match st.kind {
                     HostKind::Dir => {
                         let child = match self.child(id, &name) {
@@ -1106,7 +1179,12 @@ impl Builder {
                             _ => self.add_entry(id, &name, &path.join(host), &st, None)?,
                         };
                         let sub = self.host_dirs.add(Some(hd), host)?;
-                        stack.push((child, path.join(host), sub));
+                        let mut below = Vec::new();
+                        if self.opts.follow_links {
+                            below.clone_from(&ancestors);
+                            below.push(st.id);
+                        }
+                        stack.push((child, path.join(host), sub, below));
                     }
                     HostKind::File if raw.is_none() => {
                         self.add_entry(id, &name, &path, &st, Some(hd))?;

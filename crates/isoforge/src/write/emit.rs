@@ -320,7 +320,7 @@ impl Plan {
         let [c, x, e] = o
             .recorded_volume_dates
             .unwrap_or([Some(t0), None, Some(t0)]);
-        let m = Some(t0);
+        let m = Some(o.volume_modified.unwrap_or(t0));
         raw.creation = IsoTime::to_dec_bytes(c.as_ref());
         raw.modification = IsoTime::to_dec_bytes(m.as_ref());
         raw.expiration = IsoTime::to_dec_bytes(x.as_ref());
