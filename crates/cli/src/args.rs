@@ -97,6 +97,11 @@ pub enum Command {
     /// Create a cloud-init NoCloud seed image (label cidata), its files
     /// checked, or inspect one.
     Seed(commands::seed::Args),
+    /// Mount an image as a read-only file system (FUSE): in the background
+    /// once the mount is ready, or with --foreground until unmounted.
+    Mount(commands::mount::Args),
+    /// Unmount an image mounted by `isoforge mount` (as `fusermount3 -u`).
+    Umount(commands::mount::UmountArgs),
     /// Print a shell completion script.
     Completions(commands::shell::CompletionArgs),
     /// Print the manual page (roff), e.g. `isoforge man | man -l -`.

@@ -31,6 +31,7 @@ pub mod error;
 pub mod extract;
 mod fsutil;
 pub mod modify;
+pub mod mount;
 pub mod options;
 pub mod read;
 pub mod seed;

@@ -15,6 +15,7 @@ pub mod implant_md5;
 pub mod info;
 pub mod ls;
 pub mod modify;
+pub mod mount;
 pub mod seed;
 pub mod shell;
 pub mod verify;
@@ -42,6 +43,8 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         Command::Verify(a) => verify::run(cli, a, out),
         Command::Diff(a) => diff::run(cli, a, out),
         Command::ImplantMd5(a) => implant_md5::run(cli, a, out),
+        Command::Mount(a) => mount::run(cli, a, out),
+        Command::Umount(a) => mount::umount(cli, a, out),
         Command::Completions(a) => shell::completions(a, out),
         Command::Man(_) => shell::man(out),
         Command::Version => {

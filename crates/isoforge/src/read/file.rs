@@ -74,8 +74,6 @@ const fn max_stored_block(bs: usize) -> usize {
 /// Reads a file's contents. Implements [`Read`].
 pub struct FileReader<'a, S: ReadAt> {
     img: &'a Image<S>,
-    path: String,
-    record_offset: u64,
     ranges: Vec<DataRun>,
     /// Index of the current range and position within it.
     cur: usize,
@@ -84,37 +82,88 @@ pub struct FileReader<'a, S: ReadAt> {
 }
 
 struct ZState {
-    params: Zisofs,
-    /// Byte offsets (within the file) of each block, nblocks + 1 of them.
-    pointers: Vec<u32>,
+    index: ZisofsIndex,
+    /// The next block to inflate.
     block: usize,
     buf: Vec<u8>,
     buf_pos: usize,
     remaining: u64,
 }
 
-impl<'a, S: ReadAt> FileReader<'a, S> {
-    pub(crate) fn new(img: &'a Image<S>, e: &Entry) -> Result<Self> {
-        if !matches!(e.file_type, super::FileType::File) {
-            return Err(Error::InvalidInput(format!(
-                "{} is not a regular file",
-                e.path
-            )));
-        }
-        let ranges = ranges(img, e)?;
-        let mut r = FileReader {
-            img,
+/// The block table of a zisofs file: enough to inflate any one block on its
+/// own, so a file can be read at any offset without inflating what comes
+/// before it. Owns its data (no borrow of the image).
+#[derive(Debug, Clone)]
+pub struct ZisofsIndex {
+    params: Zisofs,
+    /// Byte offsets (within the stored file) of each block, nblocks + 1 of them.
+    pointers: Vec<u32>,
+    ranges: Vec<DataRun>,
+    path: String,
+    record_offset: u64,
+}
+
+impl ZisofsIndex {
+    /// Reads and checks the header and block pointer table of a zisofs file
+    /// whose stored data lies in `ranges`.
+    pub(crate) fn new<S: ReadAt>(
+        img: &Image<S>,
+        e: &Entry,
+        p: Zisofs,
+        ranges: Vec<DataRun>,
+    ) -> Result<Self> {
+        let mut z = ZisofsIndex {
+            params: p,
+            pointers: Vec::new(),
+            ranges,
             path: e.path.clone(),
             record_offset: e.record_offset,
-            ranges,
-            cur: 0,
-            pos_in: 0,
-            z: None,
         };
-        if let Some(p) = e.zisofs {
-            r.z = Some(r.zisofs_header(p)?);
+        if !(15..=17).contains(&p.log2_block_size) {
+            return Err(z.corrupt(format!(
+                "block size 2^{} is not 2^15..2^17",
+                p.log2_block_size
+            )));
         }
-        Ok(r)
+        let mut hdr = [0u8; 16];
+        z.read_stored_at(img, 0, &mut hdr)?;
+        if hdr.get(..8) != Some(&ZISOFS_MAGIC[..]) {
+            return Err(z.corrupt("missing zisofs header magic"));
+        }
+        let size = u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]);
+        let hsize = u32::from(hdr[12]) * 4;
+        if hdr[13] != p.log2_block_size || hsize < 16 {
+            return Err(z.corrupt("header disagrees with its ZF entry"));
+        }
+        if size != p.uncompressed_size {
+            return Err(z.corrupt(format!(
+                "header size {size} differs from ZF size {}",
+                p.uncompressed_size
+            )));
+        }
+        let bs = 1u64 << p.log2_block_size;
+        let nblocks = u64::from(size).div_ceil(bs);
+        let table_len = (nblocks + 1) * 4;
+        let stored = z.stored_len();
+        if u64::from(hsize) + table_len > stored {
+            return Err(z.corrupt("block pointer table lies past the end of the file"));
+        }
+        let mut table = vec![0u8; table_len as usize];
+        z.read_stored_at(img, hsize.into(), &mut table)?;
+        let pointers: Vec<u32> = table
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes(<[u8; 4]>::try_from(c).unwrap_or_default()))
+            .collect();
+        let mut prev = u64::from(hsize) + table_len;
+        for &ptr in &pointers {
+            let ptr = u64::from(ptr);
+            if ptr < prev || ptr > stored {
+                return Err(z.corrupt("block pointers are not increasing within the file"));
+            }
+            prev = ptr;
+        }
+        z.pointers = pointers;
+        Ok(z)
     }
 
     fn corrupt(&self, msg: impl Into<String>) -> Error {
@@ -125,8 +174,23 @@ impl<'a, S: ReadAt> FileReader<'a, S> {
         )
     }
 
+    /// The uncompressed size in bytes.
+    pub fn size(&self) -> u64 {
+        self.params.uncompressed_size.into()
+    }
+
+    /// The block size in bytes (32, 64 or 128 KiB).
+    pub fn block_size(&self) -> u64 {
+        1u64 << self.params.log2_block_size
+    }
+
     /// Reads `buf.len()` bytes at `pos` of the stored (compressed) data.
-    fn read_stored_at(&self, mut pos: u64, mut buf: &mut [u8]) -> Result<()> {
+    fn read_stored_at<S: ReadAt>(
+        &self,
+        img: &Image<S>,
+        mut pos: u64,
+        mut buf: &mut [u8],
+    ) -> Result<()> {
         for r in &self.ranges {
             let len = r.len;
             if buf.is_empty() {
@@ -139,7 +203,7 @@ impl<'a, S: ReadAt> FileReader<'a, S> {
             let n = (len - pos).min(buf.len() as u64) as usize;
             let (head, tail) = buf.split_at_mut(n);
             match r.offset {
-                Some(off) => self.img.read_at("file data", off + pos, head)?,
+                Some(off) => img.read_at("file data", off + pos, head)?,
                 None => head.fill(0),
             }
             buf = tail;
@@ -156,69 +220,14 @@ impl<'a, S: ReadAt> FileReader<'a, S> {
         self.ranges.iter().map(|r| r.len).sum()
     }
 
-    fn zisofs_header(&self, p: Zisofs) -> Result<ZState> {
-        if !(15..=17).contains(&p.log2_block_size) {
-            return Err(self.corrupt(format!(
-                "block size 2^{} is not 2^15..2^17",
-                p.log2_block_size
-            )));
-        }
-        let mut hdr = [0u8; 16];
-        self.read_stored_at(0, &mut hdr)?;
-        if hdr.get(..8) != Some(&ZISOFS_MAGIC[..]) {
-            return Err(self.corrupt("missing zisofs header magic"));
-        }
-        let size = u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]);
-        let hsize = u32::from(hdr[12]) * 4;
-        if hdr[13] != p.log2_block_size || hsize < 16 {
-            return Err(self.corrupt("header disagrees with its ZF entry"));
-        }
-        if size != p.uncompressed_size {
-            return Err(self.corrupt(format!(
-                "header size {size} differs from ZF size {}",
-                p.uncompressed_size
-            )));
-        }
-        let bs = 1u64 << p.log2_block_size;
-        let nblocks = u64::from(size).div_ceil(bs);
-        let table_len = (nblocks + 1) * 4;
-        let stored = self.stored_len();
-        if u64::from(hsize) + table_len > stored {
-            return Err(self.corrupt("block pointer table lies past the end of the file"));
-        }
-        let mut table = vec![0u8; table_len as usize];
-        self.read_stored_at(hsize.into(), &mut table)?;
-        let pointers: Vec<u32> = table
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes(<[u8; 4]>::try_from(c).unwrap_or_default()))
-            .collect();
-        let mut prev = u64::from(hsize) + table_len;
-        for &ptr in &pointers {
-            let ptr = u64::from(ptr);
-            if ptr < prev || ptr > stored {
-                return Err(self.corrupt("block pointers are not increasing within the file"));
-            }
-            prev = ptr;
-        }
-        Ok(ZState {
-            params: p,
-            pointers,
-            block: 0,
-            buf: Vec::new(),
-            buf_pos: 0,
-            remaining: size.into(),
-        })
-    }
-
-    /// Inflates the next zisofs block into the state's buffer.
-    fn next_zblock(&mut self) -> Result<()> {
-        let Some(z) = self.z.as_ref() else {
-            return Ok(());
-        };
-        let bs = 1usize << z.params.log2_block_size;
-        let want = (z.remaining.min(bs as u64)) as usize;
-        let (Some(&start), Some(&end)) = (z.pointers.get(z.block), z.pointers.get(z.block + 1))
-        else {
+    /// Inflates block `n` (0-based): exactly `block_size` bytes, fewer for
+    /// the last block; an index past the end is an error. Nothing larger
+    /// than one block (or its stored form) is allocated.
+    pub fn block<S: ReadAt>(&self, img: &Image<S>, n: usize) -> Result<Vec<u8>> {
+        let bs = 1usize << self.params.log2_block_size;
+        let start_byte = (n as u64).saturating_mul(bs as u64);
+        let want = self.size().saturating_sub(start_byte).min(bs as u64) as usize;
+        let (Some(&start), Some(&end)) = (self.pointers.get(n), self.pointers.get(n + 1)) else {
             return Err(self.corrupt("more data than block pointers"));
         };
         let stored = (end - start) as usize;
@@ -226,25 +235,23 @@ impl<'a, S: ReadAt> FileReader<'a, S> {
         if stored > limit {
             // Checked before anything is allocated for it.
             return Err(self.corrupt(format!(
-                "block {} is stored in {stored} bytes; a zlib stream of a {bs}-byte block needs {limit} at most",
-                z.block
+                "block {n} is stored in {stored} bytes; a zlib stream of a {bs}-byte block needs {limit} at most"
             )));
         }
         let mut out = vec![0u8; want];
         if end > start {
             let mut input = vec![0u8; stored];
-            self.read_stored_at(start.into(), &mut input)?;
+            self.read_stored_at(img, start.into(), &mut input)?;
             let mut d = Decompress::new(true);
             // Output is bounded by `out`, which has exactly the block's size.
             let status = d
                 .decompress(&input, &mut out, FlushDecompress::Finish)
-                .map_err(|e| self.corrupt(format!("block {}: {e}", z.block)))?;
+                .map_err(|e| self.corrupt(format!("block {n}: {e}")))?;
             if d.total_out() as usize != want
                 || !matches!(status, Status::StreamEnd | Status::Ok | Status::BufError)
             {
                 return Err(self.corrupt(format!(
-                    "block {} inflates to {} bytes, expected {want}",
-                    z.block,
+                    "block {n} inflates to {} bytes, expected {want}",
                     d.total_out()
                 )));
             }
@@ -262,22 +269,58 @@ impl<'a, S: ReadAt> FileReader<'a, S> {
                     .map(|_| d.total_out() as usize > want)
                     .unwrap_or(false);
                 if more {
-                    return Err(self.corrupt(format!(
-                        "block {} inflates to more than {want} bytes",
-                        z.block
-                    )));
+                    return Err(
+                        self.corrupt(format!("block {n} inflates to more than {want} bytes"))
+                    );
                 }
             }
         }
         // An empty block (equal pointers) is a block of zeros.
-        let z = self
-            .z
-            .as_mut()
-            .ok_or_else(|| Error::InvalidInput("not compressed".into()))?;
+        Ok(out)
+    }
+}
+
+impl<'a, S: ReadAt> FileReader<'a, S> {
+    pub(crate) fn new(img: &'a Image<S>, e: &Entry) -> Result<Self> {
+        if !matches!(e.file_type, super::FileType::File) {
+            return Err(Error::InvalidInput(format!(
+                "{} is not a regular file",
+                e.path
+            )));
+        }
+        let ranges = ranges(img, e)?;
+        let z = match e.zisofs {
+            Some(p) => {
+                let index = ZisofsIndex::new(img, e, p, ranges.clone())?;
+                Some(ZState {
+                    remaining: index.size(),
+                    index,
+                    block: 0,
+                    buf: Vec::new(),
+                    buf_pos: 0,
+                })
+            }
+            None => None,
+        };
+        Ok(FileReader {
+            img,
+            ranges,
+            cur: 0,
+            pos_in: 0,
+            z,
+        })
+    }
+
+    /// Inflates the next zisofs block into the state's buffer.
+    fn next_zblock(&mut self) -> Result<()> {
+        let Some(z) = self.z.as_mut() else {
+            return Ok(());
+        };
+        let out = z.index.block(self.img, z.block)?;
+        z.remaining -= out.len() as u64;
         z.buf = out;
         z.buf_pos = 0;
         z.block += 1;
-        z.remaining -= want as u64;
         Ok(())
     }
 

@@ -40,7 +40,7 @@ use crate::error::{Diagnostic, Error, Refusal, Result};
 use crate::options::{Limits, ReadOptions, Strictness, View};
 use crate::source::ReadAt;
 
-pub use file::FileReader;
+pub use file::{FileReader, ZisofsIndex};
 pub use pathtable::PathTableCheck;
 pub use udf::{UdfInfo, UdfIntegrity, UdfMap, UdfPartition};
 pub use walk::{Dirs, Walk};
@@ -1023,6 +1023,15 @@ impl<S: ReadAt> Image<S> {
             return Ok(None);
         }
         file::ranges(self, e).map(Some)
+    }
+
+    /// The block table of a zisofs file, for reading it at any offset one
+    /// block at a time; `None` for a file that is not compressed.
+    pub fn zisofs_index(&self, e: &Entry) -> Result<Option<ZisofsIndex>> {
+        match e.zisofs {
+            Some(p) => ZisofsIndex::new(self, e, p, file::ranges(self, e)?).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Reads and cross-checks the L and M path tables of a view against the
