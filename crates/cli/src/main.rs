@@ -38,6 +38,11 @@ fn main() -> ExitCode {
         out.flush()?;
         Ok(o)
     });
+    if cli.verbose {
+        for line in commands::remote_stats() {
+            let _ = writeln!(io::stderr(), "isoforge: {line}");
+        }
+    }
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(1),

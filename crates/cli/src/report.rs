@@ -4,6 +4,7 @@
 //! only this module knows the command line.
 
 use isoforge::error::{FieldError, FieldProblem, Refusal, Reserved, TextField, VerifyInput};
+use isoforge::source::RemoteError;
 use isoforge::Error;
 
 use crate::args::{Cli, Command};
@@ -18,6 +19,16 @@ pub fn error_line(cli: &Cli, e: &anyhow::Error) -> String {
 /// The message: a reworded library error, or the cause chain with each
 /// cause once, then a hint.
 pub fn error_text(cli: &Cli, e: &anyhow::Error) -> String {
+    // A remote image's fault names its URL and says what the server did;
+    // the layers it passed through add nothing.
+    if let Some(r) = e.chain().find_map(|c| isoforge::source::remote_error(c)) {
+        let mut text = r.to_string();
+        if let Some(h) = remote_hint(r) {
+            text.push_str("; ");
+            text.push_str(h);
+        }
+        return text;
+    }
     let lib = e.chain().find_map(|c| c.downcast_ref::<Error>());
     if let Some(text) = lib.and_then(|l| reworded(&cli.command, l)) {
         return text;
@@ -46,6 +57,23 @@ pub fn chain_once(e: &anyhow::Error) -> String {
         text.push_str(&t);
     }
     text
+}
+
+/// What the user can change when a remote image cannot be read.
+fn remote_hint(e: &RemoteError) -> Option<&'static str> {
+    Some(match e {
+        RemoteError::Timeout { .. } => "--timeout sets the limit",
+        RemoteError::Unauthorized { .. } | RemoteError::Forbidden { .. } => {
+            "set ISOFORGE_HTTP_TOKEN to a bearer token, or put the host's login in ~/.netrc"
+        }
+        RemoteError::BadCredentials { .. } => {
+            "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and --s3-endpoint)"
+        }
+        RemoteError::Connection { .. } | RemoteError::Server { .. } => {
+            "--retries sets how often a request is tried again"
+        }
+        _ => return None,
+    })
 }
 
 /// The flag that sets a descriptor text field.

@@ -10,14 +10,15 @@ use isoforge::verify::{digest, digest_reader, Algo, Digests};
 use isoforge::ReadAt;
 
 use crate::args::Cli;
-use crate::commands::{open_file, Outcome};
+use crate::commands::{open_source, Outcome, RemoteArgs};
 use crate::progress::bytes_bar;
 use crate::render::write_json;
 
 /// Options.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Images (or any files); `-` reads standard input.
+    /// Images (or any files), paths or http://, https:// or s3:// URLs;
+    /// `-` reads standard input.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<PathBuf>,
     /// Algorithms, comma-separated, in output order: sha256, sha512, sha1, md5.
@@ -26,6 +27,9 @@ pub struct Args {
     /// Print `{"schema": 1, "files": [{"file", "size", "digests": {"sha256": ...}}]}` instead.
     #[arg(long)]
     pub json: bool,
+    /// Remote images.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 /// Parses an algorithm name for clap.
@@ -50,12 +54,17 @@ pub fn sum_line(hex: &str, name: &Path) -> String {
 }
 
 /// Digests of one image, or of standard input for `-`.
-fn digests_of(cli: &Cli, path: &Path, algos: &[Algo]) -> anyhow::Result<Digests> {
+fn digests_of(
+    cli: &Cli,
+    path: &Path,
+    algos: &[Algo],
+    remote: &RemoteArgs,
+) -> anyhow::Result<Digests> {
     if path.as_os_str() == "-" {
         let stdin = std::io::stdin();
         return digest_reader(stdin.lock(), algos, None).context("standard input");
     }
-    let file = open_file(path)?;
+    let file = open_source(path, remote)?;
     let size = ReadAt::size(&file).with_context(|| format!("{}", path.display()))?;
     let bar = bytes_bar(size, cli.quiet, "checksum");
     let progress = |n: u64| bar.set_position(n);
@@ -73,7 +82,7 @@ pub fn run(cli: &Cli, args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcom
     }
     let mut files = Vec::new();
     for path in &args.images {
-        let d = digests_of(cli, path, &args.algo)?;
+        let d = digests_of(cli, path, &args.algo, &args.remote)?;
         if args.json {
             let mut digests = serde_json::Map::new();
             for a in &args.algo {

@@ -8,16 +8,16 @@ use isoforge::FileType;
 use serde_json::json;
 
 use crate::args::Cli;
-use crate::commands::{open_image, Outcome, ViewArg};
+use crate::commands::{open_image, Outcome, RemoteArgs, ViewArg};
 use crate::render::{hex, octal_mode, rfc3339, type_name, write_json};
 use crate::style::Paint;
 
 /// Options of `diff`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The first (reference) image.
+    /// The first (reference) image: a path or an http://, https:// or s3:// URL.
     pub a: PathBuf,
-    /// The second image.
+    /// The second image (a path or a URL).
     pub b: PathBuf,
     /// Print JSON.
     #[arg(long)]
@@ -30,6 +30,9 @@ pub struct Args {
     /// image with a remastered copy).
     #[arg(long)]
     pub ignore_layout: bool,
+    /// Remote images.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 /// A value as a person reads it.
@@ -185,7 +188,7 @@ fn file_json(c: &FileChange) -> serde_json::Value {
 
 /// Runs `diff`: exit 0 when the images are the same, 1 when they differ.
 pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
-    let (ia, ib) = (open_image(&a.a)?, open_image(&a.b)?);
+    let (ia, ib) = (open_image(&a.a, &a.remote)?, open_image(&a.b, &a.remote)?);
     let mut opts = DiffOptions::default();
     opts.view = a.view.into();
     opts.ignore_layout = a.ignore_layout;

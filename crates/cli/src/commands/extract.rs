@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use isoforge::extract::{extract, Existing, ExtractOptions};
 
 use crate::args::Cli;
-use crate::commands::{open_image, Outcome, ViewArg};
+use crate::commands::{open_image, Outcome, RemoteArgs, ViewArg};
 use crate::progress::bytes_bar;
 
 /// Options of `extract`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The image.
+    /// The image: a path, or an http://, https:// or s3:// URL.
     pub image: PathBuf,
     /// Paths in the image to extract (all when none are given).
     pub paths: Vec<String>,
@@ -59,6 +59,9 @@ pub struct Args {
     /// Print a JSON report of what was extracted.
     #[arg(long)]
     pub json: bool,
+    /// Remote images.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 /// The `--overwrite` choices.
@@ -74,7 +77,7 @@ pub enum Overwrite {
 
 /// Runs `extract`.
 pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
-    let img = open_image(&a.image)?;
+    let img = open_image(&a.image, &a.remote)?;
     let view = a.view.into();
     let mut opts = ExtractOptions::default();
     opts.existing = match (a.skip_existing, a.overwrite) {

@@ -9,17 +9,20 @@ use isoforge::{FileType, Image, View};
 use serde_json::{json, Value};
 
 use crate::args::Cli;
-use crate::commands::{open_image, Outcome};
+use crate::commands::{open_image, Outcome, RemoteArgs};
 use crate::render::{rfc3339, write_json};
 
 /// Options of `info`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The image.
+    /// The image: a path, or an http://, https:// or s3:// URL.
     pub image: PathBuf,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Remote images.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 fn kind_name(k: VolumeDescriptorKind) -> String {
@@ -81,7 +84,7 @@ struct TreeStats {
 }
 
 fn tree_stats(
-    img: &Image<std::fs::File>,
+    img: &Image<std::sync::Arc<dyn isoforge::ReadAt>>,
     view: View,
 ) -> anyhow::Result<(TreeStats, Vec<isoforge::Diagnostic>)> {
     let mut s = TreeStats {
@@ -123,7 +126,7 @@ fn tree_stats(
 
 /// Runs `info`.
 pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
-    let img = open_image(&a.image)?;
+    let img = open_image(&a.image, &a.remote)?;
     let info = img.info();
     let udf_stub = img.udf_stub()?;
     let (view, view_reason) = img.auto_view();

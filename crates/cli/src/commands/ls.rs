@@ -4,13 +4,13 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use crate::args::Cli;
-use crate::commands::{open_image, Outcome, ViewArg};
+use crate::commands::{open_image, Outcome, RemoteArgs, ViewArg};
 use crate::render;
 
 /// Options of `ls`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The image.
+    /// The image: a path, or an http://, https:// or s3:// URL.
     pub image: PathBuf,
     /// Directory (or file) in the image to list.
     #[arg(default_value = "/")]
@@ -27,11 +27,14 @@ pub struct Args {
     /// Which name space to list.
     #[arg(long, value_enum, default_value_t = ViewArg::Auto)]
     pub view: ViewArg,
+    /// Remote images.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 /// Runs `ls`.
 pub fn run(_cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
-    let img = open_image(&a.image)?;
+    let img = open_image(&a.image, &a.remote)?;
     let view = a.view.into();
     let target = img.lookup(&a.path, view)?;
     let mut first = true;

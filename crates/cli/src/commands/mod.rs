@@ -3,6 +3,10 @@
 //! output without spawning a process.
 
 use std::io::Write;
+use std::sync::Arc;
+
+use isoforge::source::{is_remote, RemoteOptions, RemoteSource};
+use isoforge::ReadAt;
 
 use crate::args::{Cli, Command};
 
@@ -91,11 +95,87 @@ impl From<ViewArg> for isoforge::View {
     }
 }
 
-/// Opens an image file for reading.
-pub fn open_image(path: &std::path::Path) -> anyhow::Result<isoforge::Image<std::fs::File>> {
+/// How remote images (`http://`, `https://`, `s3://`) are reached.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Remote images (http://, https://, s3://)")]
+pub struct RemoteArgs {
+    /// Seconds to wait for a connection or an answer from the server.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
+    /// Retries of a request after a broken connection or a server error
+    /// (5xx), with doubling pauses.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
+    /// The S3-compatible server for s3:// images (path-style addressing);
+    /// AWS_ENDPOINT_URL when not given, else AWS itself.
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+}
+
+/// The environment variable holding a bearer token for HTTP(S) images.
+pub const TOKEN_VAR: &str = "ISOFORGE_HTTP_TOKEN";
+
+/// The remote sources opened by this run, for `-v`'s request counts.
+static REMOTES: std::sync::Mutex<Vec<Arc<RemoteSource>>> = std::sync::Mutex::new(Vec::new());
+
+/// Requests and bytes of every remote image read, one line each.
+pub fn remote_stats() -> Vec<String> {
+    let Ok(list) = REMOTES.lock() else {
+        return Vec::new();
+    };
+    list.iter()
+        .map(|r| {
+            let s = r.stats();
+            format!(
+                "{}: {} requests, {} bytes fetched of {}",
+                r.location(),
+                s.requests(),
+                s.bytes(),
+                r.size().unwrap_or(0)
+            )
+        })
+        .collect()
+}
+
+/// Opens an image (a path or a URL) for reading.
+pub fn open_image(
+    path: &std::path::Path,
+    remote: &RemoteArgs,
+) -> anyhow::Result<isoforge::Image<Arc<dyn ReadAt>>> {
     use anyhow::Context;
-    let f = open_file(path)?;
-    isoforge::Image::open(f).with_context(|| format!("{}", path.display()))
+    let src = open_source(path, remote)?;
+    isoforge::Image::open(src).with_context(|| format!("{}", path.display()))
+}
+
+/// Opens the bytes of an image: a local file (a directory is refused in
+/// words) or a remote object read in place.
+pub fn open_source(path: &std::path::Path, remote: &RemoteArgs) -> anyhow::Result<Arc<dyn ReadAt>> {
+    let Some(url) = path.to_str().filter(|p| is_remote(p)) else {
+        return Ok(Arc::new(open_file(path)?));
+    };
+    let token = std::env::var(TOKEN_VAR).ok().filter(|t| !t.is_empty());
+    let netrc = match token {
+        Some(_) => None,
+        None => isoforge::source::netrc::Netrc::from_env()
+            .map_err(|e| anyhow::anyhow!("cannot read the .netrc file: {e}"))?,
+    };
+    let endpoint = remote.s3_endpoint.clone().or_else(|| {
+        std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .filter(|e| !e.is_empty())
+    });
+    let opts = RemoteOptions::default()
+        .timeout(std::time::Duration::from_secs(remote.timeout))
+        .retries(remote.retries)
+        .bearer_token(token)
+        .netrc(netrc)
+        .s3_endpoint(endpoint);
+    // The error names the URL itself.
+    let src = Arc::new(RemoteSource::open(url, &opts)?);
+    if let Ok(mut list) = REMOTES.lock() {
+        list.push(Arc::clone(&src));
+    }
+    Ok(src)
 }
 
 /// Opens a file that is read as an image (or any file's bytes); a

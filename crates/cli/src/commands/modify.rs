@@ -5,19 +5,20 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use isoforge::modify::{modify, ModifyOptions};
 use isoforge::source::ReadAt;
 
 use crate::args::Cli;
 use crate::commands::create::write_image;
 
-use crate::commands::Outcome;
+use crate::commands::{open_source, Outcome, RemoteArgs};
 
 /// Options of `modify`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The image to change (it is not written to).
+    /// The image to change (it is not written to): a path, or an http://,
+    /// https:// or s3:// URL.
     pub image: PathBuf,
     /// The new image (`-` for standard output).
     #[arg(short = 'o', long = "output")]
@@ -58,6 +59,9 @@ pub struct Args {
     /// partition map, UDF) instead of refusing.
     #[arg(long)]
     pub force: bool,
+    /// Remote images.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 fn pair(s: &str, what: &str) -> anyhow::Result<(String, String)> {
@@ -89,9 +93,7 @@ pub fn run(cli: &Cli, a: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> 
     o.force = a.force;
     o.reproducible = a.reproducible;
     o.source_date_epoch = isoforge::write::source_date_epoch_from_env()?;
-    let f = std::fs::File::open(&a.image)
-        .with_context(|| format!("cannot open {}", a.image.display()))?;
-    let src: Arc<dyn ReadAt> = Arc::new(f);
+    let src: Arc<dyn ReadAt> = open_source(&a.image, &a.remote)?;
     let m = modify(src, &o)?;
     if !cli.quiet {
         for n in &m.notes {

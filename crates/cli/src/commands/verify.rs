@@ -13,7 +13,7 @@ use isoforge::verify::{verify, Algo, Check, Status, SumsInput, VerifyReport, Ver
 use isoforge::ReadAt;
 
 use crate::args::Cli;
-use crate::commands::{open_file, Outcome};
+use crate::commands::{open_source, Outcome, RemoteArgs};
 use crate::progress::bytes_bar;
 use crate::render::write_json;
 use crate::style::Paint;
@@ -24,7 +24,7 @@ const MAX_AUX: u64 = 64 << 20;
 /// Options.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The image.
+    /// The image: a path, or an http://, https:// or s3:// URL.
     pub image: PathBuf,
     /// Expected SHA-256 (hex).
     #[arg(long, value_name = "HEX")]
@@ -64,6 +64,9 @@ pub struct Args {
     /// JSON output.
     #[arg(long)]
     pub json: bool,
+    /// Remote images.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 fn read_small(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
@@ -139,10 +142,14 @@ pub fn run(cli: &Cli, args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcom
         // remembers; so is a file when only its first bytes are checked.
         let is_device =
             std::fs::metadata(&args.image).is_ok_and(|m| m.file_type().is_block_device());
-        let src: Box<dyn ReadAt> = if is_device || args.length.is_some() {
+        let remote = args.image.to_str().is_some_and(isoforge::source::is_remote);
+        if remote && args.length.is_some() {
+            anyhow::bail!("--length is for devices and local files, not for {image}");
+        }
+        let src: Box<dyn ReadAt> = if !remote && (is_device || args.length.is_some()) {
             Box::new(DirectSource::open(&args.image, args.length).with_context(|| image.clone())?)
         } else {
-            Box::new(open_file(&args.image)?)
+            Box::new(open_source(&args.image, &args.remote)?)
         };
         let size = src.size().with_context(|| image.clone())?;
         let bar = bytes_bar(size, cli.quiet, "verify");

@@ -6,6 +6,14 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex};
 
+mod http;
+pub mod netrc;
+pub mod remote;
+#[cfg(feature = "s3")]
+mod s3;
+
+pub use remote::{is_remote, remote_error, RemoteError, RemoteOptions, RemoteSource};
+
 /// Something that can be read at an offset.
 pub trait ReadAt: Send + Sync {
     /// Fills `buf` from `offset`; a read past the end is an `UnexpectedEof` error.
