@@ -867,3 +867,95 @@ fn s3_faults_have_plain_messages() {
         "the credentials were refused",
     );
 }
+
+// ---------------------------------------------------------------- mount
+
+/// Unmounts a FUSE mount point when dropped, whatever the test did.
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = Command::new("fusermount3")
+            .arg("-u")
+            .arg(&self.0)
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Every entry beneath `dir`, by relative path: a file's bytes, a link's
+/// target, or a directory mark, with the permission bits.
+fn tree_of(dir: &Path) -> BTreeMap<String, (String, u32, Vec<u8>)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            let m = fs::symlink_metadata(&p).unwrap();
+            let mode = m.permissions().mode() & 0o7777;
+            let v = if m.file_type().is_symlink() {
+                let t = fs::read_link(&p).unwrap();
+                ("link".into(), 0, t.as_os_str().as_encoded_bytes().to_vec())
+            } else if m.is_dir() {
+                todo.push(p);
+                ("dir".into(), mode, Vec::new())
+            } else {
+                ("file".into(), mode, fs::read(&p).unwrap())
+            };
+            out.insert(rel, v);
+        }
+    }
+    out
+}
+
+#[test]
+fn an_image_on_nginx_mounts_like_the_local_file() {
+    if !(have_file("/dev/fuse") && have("fusermount3")) {
+        return;
+    }
+    let dir = tempdir();
+    let root = dir.path().join("www");
+    fs::create_dir_all(&root).unwrap();
+    let img = make_image(&root, "img.iso", BIG);
+    let Some(ng) = Nginx::start(&root) else {
+        return;
+    };
+    let local = dir.path().join("local");
+    isoforge_ok(&[
+        "extract",
+        img.to_str().unwrap(),
+        "-C",
+        local.to_str().unwrap(),
+    ]);
+    let mnt = dir.path().join("mnt");
+    fs::create_dir(&mnt).unwrap();
+    let _guard = Unmount(mnt.clone());
+    // The command returns once the mount is ready.
+    ok(
+        isoforge_env(&["mount", &ng.url("/img.iso"), mnt.to_str().unwrap()], &[]),
+        "mount",
+    );
+    let (want, got) = (tree_of(&local), tree_of(&mnt));
+    assert!(want.len() > 3 && want.contains_key("big.bin"), "{want:?}");
+    assert_eq!(
+        want.keys().collect::<Vec<_>>(),
+        got.keys().collect::<Vec<_>>(),
+        "the mounted URL lists other names than the local extraction"
+    );
+    for (k, v) in &want {
+        assert!(
+            got[k] == *v,
+            "{k} differs between the mount and the extraction"
+        );
+    }
+    ok(
+        Command::new("fusermount3")
+            .arg("-u")
+            .arg(&mnt)
+            .output()
+            .unwrap(),
+        "fusermount3 -u",
+    );
+}

@@ -16,7 +16,7 @@ use anyhow::{bail, Context};
 use isoforge::mount::{MountOptions, Mounted};
 
 use crate::args::Cli;
-use crate::commands::{open_image, Outcome, ViewArg};
+use crate::commands::{is_remote_arg, open_image, Outcome, RemoteArgs, ViewArg};
 
 /// Set in the background server's environment: write `ready` (or the error)
 /// as one line to standard output, then nothing more.
@@ -30,7 +30,7 @@ const FSNAME_PREFIX: &str = "isoforge:";
 /// Options of `mount`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The image.
+    /// The image: a path, or an http://, https:// or s3:// URL.
     pub image: PathBuf,
     /// An existing directory to mount it on.
     pub mountpoint: PathBuf,
@@ -59,6 +59,9 @@ pub struct Args {
     /// to this file instead of dropping them.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+    /// Remote images.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 /// Options of `umount`.
@@ -93,7 +96,7 @@ pub fn run(cli: &Cli, a: &Args, _out: &mut dyn Write) -> anyhow::Result<Outcome>
 
 /// Mounts, says so when asked to, and serves until unmounted.
 fn serve(a: &Args, notify: bool) -> anyhow::Result<()> {
-    let img = open_image(&a.image)?;
+    let img = open_image(&a.image, &a.remote)?;
     let opts = MountOptions {
         view: a.view.into(),
         uid: a.uid,
@@ -102,15 +105,18 @@ fn serve(a: &Args, notify: bool) -> anyhow::Result<()> {
         threads: a.threads.into(),
         fsname: format!(
             "{FSNAME_PREFIX}{}",
-            std::fs::canonicalize(&a.image)
-                .unwrap_or_else(|_| a.image.clone())
-                .to_string_lossy()
+            if is_remote_arg(&a.image) {
+                a.image.clone()
+            } else {
+                std::fs::canonicalize(&a.image).unwrap_or_else(|_| a.image.clone())
+            }
+            .to_string_lossy()
         ),
     };
     let log: isoforge::mount::Logger = Box::new(|line: &str| {
         let _ = writeln!(io::stderr(), "{line}");
     });
-    let mut mounted: Mounted<std::fs::File> =
+    let mut mounted: Mounted<std::sync::Arc<dyn isoforge::ReadAt>> =
         isoforge::mount::mount(img, &a.mountpoint, &opts, log)
             .with_context(|| format!("{}", a.image.display()))?;
     let mut unmounter = mounted.unmounter();
@@ -175,8 +181,20 @@ fn background(a: &Args) -> anyhow::Result<Outcome> {
     if let Some(g) = a.gid {
         cmd.arg("--gid").arg(g.to_string());
     }
+    cmd.arg("--timeout")
+        .arg(a.remote.timeout.to_string())
+        .arg("--retries")
+        .arg(a.remote.retries.to_string());
+    if let Some(e) = &a.remote.s3_endpoint {
+        cmd.arg("--s3-endpoint").arg(e);
+    }
+    let image = if is_remote_arg(&a.image) {
+        a.image.clone()
+    } else {
+        absolute(&a.image)?
+    };
     cmd.arg("--")
-        .arg(absolute(&a.image)?)
+        .arg(image)
         .arg(absolute(&a.mountpoint)?)
         .env(NOTIFY_ENV, "1")
         .stdin(Stdio::null())
