@@ -308,6 +308,17 @@ impl<S: ReadAt> IsoFs<S> {
     }
 
     /// The children of a directory, listed once and kept.
+    /// The directory `ino` and its children, for `readdir` and
+    /// `readdirplus`.
+    fn dir_listing(
+        &self,
+        ino: INodeNo,
+    ) -> std::result::Result<(Arc<Node>, Arc<Vec<Child>>), Errno> {
+        let dir = self.node(ino)?;
+        let list = self.listing(&dir, ino.0)?;
+        Ok((dir, list))
+    }
+
     fn listing(&self, dir: &Arc<Node>, ino: u64) -> std::result::Result<Arc<Vec<Child>>, Errno> {
         dir.listing
             .get_or_init(|| {
@@ -672,11 +683,7 @@ impl<S: ReadAt + 'static> Filesystem for IsoFs<S> {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let r = self.node(ino).and_then(|dir| {
-            let list = self.listing(&dir, ino.0)?;
-            Ok((dir, list))
-        });
-        let (dir, list) = match r {
+        let (dir, list) = match self.dir_listing(ino) {
             Ok(x) => x,
             Err(e) => return reply.error(e),
         };
@@ -702,11 +709,7 @@ impl<S: ReadAt + 'static> Filesystem for IsoFs<S> {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
-        let r = self.node(ino).and_then(|dir| {
-            let list = self.listing(&dir, ino.0)?;
-            Ok((dir, list))
-        });
-        let (dir, list) = match r {
+        let (dir, list) = match self.dir_listing(ino) {
             Ok(x) => x,
             Err(e) => return reply.error(e),
         };
