@@ -156,7 +156,7 @@ pub fn open_image(
 /// Opens the bytes of an image: a local file (a directory is refused in
 /// words) or a remote object read in place.
 pub fn open_source(path: &std::path::Path, remote: &RemoteArgs) -> anyhow::Result<Arc<dyn ReadAt>> {
-    let Some(url) = path.to_str().filter(|_| is_remote_arg(path)) else {
+    let Some(url) = path.to_str().filter(|p| is_remote(p)) else {
         return Ok(Arc::new(open_file(path)?));
     };
     let token = std::env::var(TOKEN_VAR).ok().filter(|t| !t.is_empty());

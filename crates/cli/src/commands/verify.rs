@@ -142,7 +142,7 @@ pub fn run(cli: &Cli, args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcom
         // remembers; so is a file when only its first bytes are checked.
         let is_device =
             std::fs::metadata(&args.image).is_ok_and(|m| m.file_type().is_block_device());
-        let remote = args.image.to_str().is_some_and(isoforge::source::is_remote);
+        let remote = crate::commands::is_remote_arg(&args.image);
         if remote && args.length.is_some() {
             anyhow::bail!("--length is for devices and local files, not for {image}");
         }
