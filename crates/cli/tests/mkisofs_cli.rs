@@ -579,6 +579,18 @@ fn modification_date_sets_the_volume_date_as_xorriso() {
 }
 
 #[test]
+fn system_area_from_a_longer_file_is_its_first_32768_bytes_as_xorriso() {
+    if !oracles() {
+        return;
+    }
+    let big = "0123456789abcdef".repeat(2600);
+    let (ours, d) = same_as_xorriso(&["-R", "-G", "{dir}/big", "{src}"], &[("big", &big)]);
+    let img = fs::read(&ours).unwrap();
+    assert_eq!(&img[..32768], &big.as_bytes()[..32768]);
+    drop(d);
+}
+
+#[test]
 fn dash_dash_ends_the_options_for_genisoimage() {
     let d = tempdir();
     let src = d.path().join("-src");

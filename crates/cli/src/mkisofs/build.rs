@@ -3,7 +3,7 @@
 //! xorriso's defaults for what the line leaves out (ISO level 1, Rock Ridge
 //! always, Joliet only with `-J`).
 
-use std::io::{IsTerminal, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -177,7 +177,12 @@ fn read_system_area(f: &str) -> anyhow::Result<Vec<u8>> {
     let bytes = if interval::is_interval(f) {
         interval::read(f, "system area")?
     } else {
-        std::fs::read(f).with_context(|| format!("cannot read {f}"))?
+        // As xorriso: at most 32768 bytes of the file (an image can serve).
+        let mut v = Vec::new();
+        std::fs::File::open(f)
+            .and_then(|h| h.take(32768).read_to_end(&mut v))
+            .with_context(|| format!("cannot read {f}"))?;
+        v
     };
     if bytes.len() > 32768 {
         bail!(
