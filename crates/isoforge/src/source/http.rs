@@ -271,11 +271,14 @@ impl HttpFetch {
     /// credentials over HTTPS, or over plain HTTP to that host only.
     fn authorization(&self, uri: &Uri) -> Option<String> {
         let host = uri.host()?;
+        // Same origin: scheme too, so a redirect from https to http on the
+        // same host does not carry the credentials in the clear.
         let same_host = self
             .given
             .host()
             .is_some_and(|h| h.eq_ignore_ascii_case(host))
-            && self.given.port_u16() == uri.port_u16();
+            && self.given.port_u16() == uri.port_u16()
+            && self.given.scheme() == uri.scheme();
         if let Some(t) = &self.opts.bearer_token {
             return same_host.then(|| format!("Bearer {t}"));
         }
@@ -581,6 +584,11 @@ mod tests {
         );
         assert_eq!(
             t.authorization(&"https://a.example:444/z".parse().unwrap()),
+            None
+        );
+        // Never downgraded to plain HTTP by a redirect.
+        assert_eq!(
+            t.authorization(&"http://a.example/z".parse().unwrap()),
             None
         );
     }
